@@ -1,0 +1,76 @@
+# Journeys service. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+PORT ?= 3000
+ORG ?= demo
+ROLES ?= admin,staff
+FUNCTION ?= journeys
+EVENT ?= events/journeys/list-journeys.json
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format typecheck unit integration e2e token invoke openapi bench build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt shared/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed (set PYTHON=python3.x)") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with everything the service, tests and tools need
+
+run: $(STAMP) ## Start the local stack on http://127.0.0.1:$(PORT) (embedded AWS, no Docker)
+	PORT=$(PORT) $(BIN)/python -m local_stack.server
+
+test: lint ## Lint, then run every test tier (unit, integration on moto, e2e on the local stack)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff (lint + format check), mypy and cfn-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared functions local_stack benchmarks
+	$(BIN)/cfn-lint template.yaml
+
+format: $(STAMP) ## Fix what ruff can fix
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: $(STAMP) ## Unit tests only (no AWS)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(STAMP) ## Handler tests on moto
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: $(STAMP) ## End-to-end tests against the local stack over HTTP
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+token: $(STAMP) ## Print a local JWT: make token ORG=demo ROLES=admin,staff
+	@$(BIN)/python -m local_stack.tokens --org "$(ORG)" --roles "$(ROLES)"
+
+invoke: $(STAMP) ## Docker-free `sam local invoke`: make invoke FUNCTION=journeys EVENT=events/...json
+	@PORT=$(PORT) $(BIN)/python -m local_stack.invoke "$(FUNCTION)" "$(EVENT)"
+
+openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
+	$(BIN)/python -m local_stack.openapi --output docs/openapi.json
+
+bench: $(STAMP) ## Measure cold starts, DynamoDB calls and throughput; print a table of ratios
+	$(BIN)/python -m benchmarks.run
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+build: $(SAM_VENV)/bin/sam ## sam build without Docker (aws-sam-cli lives in its own venv)
+	$(SAM_VENV)/bin/sam build --template-file template.yaml
+
+clean: ## Remove the venvs and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Cold start: importing a function's module in a fresh interpreter, next to `import boto3`
+alone, measured alternately in the same run (median of several fresh interpreters)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.rows import Row, row
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 9
+TARGETS = {"journeys": 1.6}
+
+_TIMED_IMPORT = (
+    "import sys, time; sys.path[:0] = ['shared', '.']; t = time.perf_counter(); "
+    "{statement}; print(time.perf_counter() - t)"
+)
+
+
+def _import_seconds(statement: str) -> float:
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "journeys", "AWS_DEFAULT_REGION": "us-east-1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    output = subprocess.run(
+        [sys.executable, "-c", _TIMED_IMPORT.format(statement=statement)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def measure(function_dir: str) -> tuple[float, float, float]:
+    """Median seconds for: import boto3; import the module; import the module and boto3."""
+    module = f"import functions.{function_dir}.app"
+    boto, app, both = [], [], []
+    _import_seconds(module)  # compile .pyc once so every run measures the same thing
+    for _ in range(RUNS):
+        boto.append(_import_seconds("import boto3"))
+        app.append(_import_seconds(module))
+        both.append(_import_seconds(module + "; import boto3"))
+    return statistics.median(boto), statistics.median(app), statistics.median(both)
+
+
+def run() -> list[Row]:
+    rows = []
+    for function_dir, target in TARGETS.items():
+        boto, app, both = measure(function_dir)
+        rows.append(
+            row(
+                f"cold start: import {function_dir} (vs import boto3)",
+                app * 1000,
+                "ms",
+                f"ratio <= {target}",
+                baseline=boto * 1000,
+            )
+        )
+        rows.append(
+            row(
+                f"cold start: import {function_dir} + boto3 (vs import boto3)",
+                both * 1000,
+                "ms",
+                "informative",
+                baseline=boto * 1000,
+            )
+        )
+    return rows

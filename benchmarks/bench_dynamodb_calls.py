@@ -1,0 +1,113 @@
+"""DynamoDB calls per request, counted on moto through the real handlers (deterministic:
+the same numbers are asserted in the tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.rows import Row, row
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = "journeys-bench"
+
+
+@contextlib.contextmanager
+def moto_account() -> Iterator[Counter[str]]:
+    """Fake credentials, moto with template.yaml's resources, every function's environment,
+    and a counter of the service client's DynamoDB calls."""
+    os.environ.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        POWERTOOLS_LOG_LEVEL="ERROR",
+        POWERTOOLS_METRICS_NAMESPACE="JourneysBench",
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    import boto3
+    from moto import mock_aws
+
+    from journeys_core.data.aws import dynamodb, reset_clients
+    from local_stack.template import (
+        create_resources,
+        function_environment,
+        functions,
+        load_template,
+    )
+
+    template = load_template()
+    with mock_aws():
+        resources = create_resources(boto3.session.Session(), PREFIX, template)
+        for logical_id in functions(template):
+            os.environ.update(function_environment(template, logical_id, resources))
+        reset_clients()
+        counts: Counter[str] = Counter()
+        dynamodb().meta.events.register(
+            "before-call.dynamodb", lambda model, **_: counts.update([model.name])
+        )
+        yield counts
+        reset_clients()
+
+
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+def call(function_dir: str, sample: str, **changes: Any) -> dict[str, Any]:
+    event = json.loads((ROOT / "events" / f"{sample}.json").read_text())
+    if "body" in changes:
+        event["body"] = json.dumps(changes["body"])
+    if "query" in changes:
+        event["queryStringParameters"] = changes["query"]
+    module = importlib.import_module(f"functions.{function_dir}.app")
+    response: dict[str, Any] = module.handler(event, _Context())
+    return response
+
+
+SCANS: Counter[str] = Counter()
+
+
+def _calls(counts: Counter[str], action: Callable[[], object]) -> int:
+    counts.clear()
+    response: Any = action()
+    assert response["statusCode"] < 300, response
+    SCANS["Scan"] += counts["Scan"]
+    return sum(counts.values())
+
+
+def run() -> list[Row]:
+    import sys
+
+    sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
+    spec = json.loads((ROOT / "events/journeys/save-journey.json").read_text())["body"]
+    body = json.loads(spec)
+    with moto_account() as counts:
+        body["name"] = "diabetic-first-year"  # the journey the other samples address
+        save = _calls(counts, lambda: call("journeys", "journeys/save-journey", body=body))
+        for i in range(120):
+            call("journeys", "journeys/save-journey", body={**body, "name": f"bulk-{i:03d}"})
+        load = _calls(counts, lambda: call("journeys", "journeys/load-journey", body=None))
+        update = _calls(counts, lambda: call("journeys", "journeys/update-journey"))
+        page = _calls(
+            counts, lambda: call("journeys", "journeys/list-journeys", query={"limit": "100"})
+        )
+    scans = SCANS["Scan"]
+    return [
+        row("DynamoDB calls: save a journey", save, "calls", "= 1"),
+        row("DynamoDB calls: load a journey", load, "calls", "= 1"),
+        row("DynamoDB calls: update a journey", update, "calls", "<= 2"),
+        row("DynamoDB calls: list page of 100 (121 journeys)", page, "calls", "1 per 1 MB"),
+        row("DynamoDB Scan calls in request paths", scans, "calls", "= 0"),
+    ]

@@ -1,0 +1,90 @@
+"""DynamoDB attribute values <-> plain Python values, and error translation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from journeys_core.errors import InvalidInput
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    """One Python value as a DynamoDB attribute value (None, bool, int, float, str, list, dict)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attr(v) for v in value]}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def from_attr(attr: Mapping[str, Any]) -> Any:
+    ((kind, value),) = attr.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "SS":
+        return list(value)
+    raise TypeError(f"unexpected attribute type {kind}")
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: to_attr(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: from_attr(v) for k, v in item.items()}
+
+
+def encode_cursor(key: Mapping[str, Any]) -> str:
+    raw = json.dumps(from_item(key), separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(
+    cursor: str, expected_keys: set[str], check: Callable[[dict[str, str]], bool]
+) -> dict[str, Any]:
+    """A cursor from our own ``next_cursor``; anything else (or another tenant's) is 422."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("cursor: not a cursor this API returned") from error
+    if (
+        not isinstance(values, dict)
+        or set(values) != expected_keys
+        or not all(isinstance(v, str) and v for v in values.values())
+        or not check(values)
+    ):
+        raise InvalidInput("cursor: not a cursor this API returned")
+    return to_item(values)
+
+
+def error_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def cancellation_reasons(error: Exception) -> list[str]:
+    response = getattr(error, "response", None) or {}
+    return [str(r.get("Code", "None")) for r in response.get("CancellationReasons", [])]

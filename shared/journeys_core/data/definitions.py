@@ -1,0 +1,320 @@
+"""Journey definitions in DynamoDB.
+
+One table, two kinds of item per definition:
+
+- current:  pk=ORG#{org}  sk=JOURNEY#{name}           (+ list_pk/list_sk, journey_id: sparse GSIs)
+- version:  pk=ORG#{org}  sk=VERSION#{id}#{version:08d}  (a snapshot of every saved version)
+
+Versions are keyed by the journey id, not its name, so a definition deleted and saved again
+under the same name never shows the old one's history.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from journeys_core.data import aws
+from journeys_core.data.codec import (
+    cancellation_reasons,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    to_item,
+)
+from journeys_core.errors import AlreadyExists, Conflict, NotFound
+from journeys_core.models.journey import JourneyRecord, JourneySummary
+
+_RECORD_SCALARS = (
+    "id",
+    "name",
+    "description",
+    "version",
+    "products",
+    "tags",
+    "duration_days",
+    "event_count",
+    "is_active",
+    "created_at",
+    "updated_at",
+    "execution_count",
+    "last_executed",
+)
+LIST_KEY_ATTRS = {"pk", "sk", "list_pk", "list_sk"}
+
+
+def org_pk(org: str) -> str:
+    return f"ORG#{org}"
+
+
+def current_sk(name: str) -> str:
+    return f"JOURNEY#{name}"
+
+
+def version_sk(journey_id: str, version: int) -> str:
+    return f"VERSION#{journey_id}#{version:08d}"
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    products: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    search: str | None = None
+
+
+def _record_values(org: str, record: JourneyRecord) -> dict[str, Any]:
+    values = record.model_dump(mode="json", include=set(_RECORD_SCALARS))
+    values["organization_id"] = org
+    values["spec_json"] = json.dumps(record.journey_spec, separators=(",", ":"))
+    values["metadata_json"] = json.dumps(record.metadata, separators=(",", ":"))
+    values["search_text"] = f"{record.name}\n{record.description}".lower()
+    values["has_stages"] = bool(record.journey_spec.get("stages"))
+    return values
+
+
+def _current_item(org: str, record: JourneyRecord) -> dict[str, Any]:
+    values = _record_values(org, record)
+    values.update(
+        pk=org_pk(org),
+        sk=current_sk(record.name),
+        list_pk=org_pk(org),
+        list_sk=f"{values['updated_at']}#{record.id}",
+        journey_id=record.id,
+    )
+    return to_item(values)
+
+
+def _version_item(org: str, record: JourneyRecord) -> dict[str, Any]:
+    values = _record_values(org, record)
+    values.update(pk=org_pk(org), sk=version_sk(record.id, record.version))
+    return to_item(values)
+
+
+def record_from_item(item: Mapping[str, Any]) -> JourneyRecord:
+    values = from_item(item)
+    values["journey_spec"] = json.loads(values.pop("spec_json", "{}"))
+    values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    return JourneyRecord.model_validate(values)
+
+
+def summary_from_item(item: Mapping[str, Any]) -> JourneySummary:
+    values = from_item(item)
+    values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    return JourneySummary.model_validate(values)
+
+
+class DefinitionsRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    @property
+    def _db(self) -> Any:
+        return aws.dynamodb()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def create(self, org: str, record: JourneyRecord) -> None:
+        """Current item and version 1 in one transaction; a taken name is AlreadyExists."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _current_item(org, record),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": _version_item(org, record)}},
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException as error:
+            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                raise AlreadyExists(f"a journey named {record.name!r} already exists") from error
+            raise
+
+    def replace(self, org: str, record: JourneyRecord, expected_version: int) -> None:
+        """Write the new current item and its version snapshot, only if nobody else
+        changed the definition since it was read (optimistic lock on ``version``)."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": _current_item(org, record),
+                            "ConditionExpression": "journey_id = :id AND version = :v",
+                            "ExpressionAttributeValues": {
+                                ":id": {"S": record.id},
+                                ":v": {"N": str(expected_version)},
+                            },
+                        }
+                    },
+                    {"Put": {"TableName": self.table, "Item": _version_item(org, record)}},
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException as error:
+            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                raise Conflict(
+                    f"journey {record.name!r} changed meanwhile; load it again and retry"
+                ) from error
+            raise
+
+    def delete(self, org: str, record: JourneyRecord) -> None:
+        """Remove the current item (so the journey disappears at once), then its versions."""
+        try:
+            self._db.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(record.name)}},
+                ConditionExpression="journey_id = :id",
+                ExpressionAttributeValues={":id": {"S": record.id}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as error:
+            raise NotFound(f"journey {record.name!r} not found") from error
+        version_keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": org_pk(org)},
+                    ":prefix": {"S": f"VERSION#{record.id}#"},
+                },
+                ProjectionExpression="pk, sk",
+            )
+        ]
+        batch_delete(self.table, version_keys)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get_by_name(self, org: str, name: str) -> JourneyRecord | None:
+        response = self._db.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(name)}},
+        )
+        item = response.get("Item")
+        return record_from_item(item) if item else None
+
+    def get_by_id(self, org: str, journey_id: str) -> JourneyRecord | None:
+        response = self._db.query(
+            TableName=self.table,
+            IndexName="ById",
+            KeyConditionExpression="journey_id = :id",
+            ExpressionAttributeValues={":id": {"S": journey_id}},
+        )
+        for item in response.get("Items", []):
+            if item["pk"]["S"] == org_pk(org):  # another tenant's journey does not exist here
+                return record_from_item(item)
+        return None
+
+    def get_version(self, org: str, journey_id: str, version: int) -> JourneyRecord | None:
+        response = self._db.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": org_pk(org)}, "sk": {"S": version_sk(journey_id, version)}},
+        )
+        item = response.get("Item")
+        return record_from_item(item) if item else None
+
+    def list_versions(self, org: str, journey_id: str) -> list[JourneyRecord]:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": org_pk(org)},
+                ":prefix": {"S": f"VERSION#{journey_id}#"},
+            },
+            ScanIndexForward=False,
+        )
+        return [record_from_item(item) for item in items]
+
+    def existing_names(self, org: str) -> set[str]:
+        items = self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": org_pk(org)}, ":prefix": {"S": "JOURNEY#"}},
+            ProjectionExpression="sk",
+        )
+        return {item["sk"]["S"].removeprefix("JOURNEY#") for item in items}
+
+    def list_current(
+        self, org: str, filters: ListFilters, limit: int, cursor: str | None
+    ) -> tuple[list[JourneySummary], str | None]:
+        """Newest ``updated_at`` first. Filters are applied by DynamoDB before our limit:
+        each Query reads up to 1 MB and we keep going until ``limit`` matches are found."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "ByUpdated",
+            "KeyConditionExpression": "list_pk = :pk",
+            "ScanIndexForward": False,
+            "ExpressionAttributeValues": {":pk": {"S": org_pk(org)}},
+        }
+        _project(params, ["pk", "sk", "list_pk", "list_sk", "metadata_json", *_RECORD_SCALARS])
+        _add_filters(params, filters)
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(
+                cursor, LIST_KEY_ATTRS, lambda key: key["list_pk"] == org_pk(org)
+            )
+        found: list[dict[str, Any]] = []
+        while True:
+            response = self._db.query(**params)
+            page = response.get("Items", [])
+            last_key = response.get("LastEvaluatedKey")
+            for index, item in enumerate(page):
+                found.append(item)
+                if len(found) == limit:
+                    more = index < len(page) - 1 or last_key is not None
+                    next_cursor = encode_cursor({k: item[k] for k in LIST_KEY_ATTRS})
+                    return [summary_from_item(i) for i in found], next_cursor if more else None
+            if not last_key:
+                return [summary_from_item(i) for i in found], None
+            params["ExclusiveStartKey"] = last_key
+
+    def _query_all(self, **params: Any) -> Iterator[dict[str, Any]]:
+        params["TableName"] = self.table
+        while True:
+            response = self._db.query(**params)
+            yield from response.get("Items", [])
+            if not response.get("LastEvaluatedKey"):
+                return
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _project(params: dict[str, Any], attributes: Sequence[str]) -> None:
+    """A projection through placeholders: several of our names are DynamoDB reserved words."""
+    names = params.setdefault("ExpressionAttributeNames", {})
+    placeholders = []
+    for i, attribute in enumerate(attributes):
+        names[f"#p{i}"] = attribute
+        placeholders.append(f"#p{i}")
+    params["ProjectionExpression"] = ", ".join(placeholders)
+
+
+def _add_filters(params: dict[str, Any], filters: ListFilters) -> None:
+    values = params["ExpressionAttributeValues"]
+    clauses = []
+    for attr, wanted in (("products", filters.products), ("tags", filters.tags)):
+        if wanted:
+            options = []
+            for i, value in enumerate(wanted):
+                values[f":{attr}{i}"] = {"S": value}
+                options.append(f"contains({attr}, :{attr}{i})")
+            clauses.append("(" + " OR ".join(options) + ")")
+    if filters.search:
+        values[":search"] = {"S": filters.search.lower()}
+        clauses.append("contains(search_text, :search)")
+    if clauses:
+        params["FilterExpression"] = " AND ".join(clauses)
+
+
+def batch_delete(table: str, keys: Sequence[Mapping[str, Any]]) -> None:
+    """Delete keys 25 at a time, retrying what DynamoDB leaves unprocessed (with backoff)."""
+    db = aws.dynamodb()
+    for start in range(0, len(keys), 25):
+        requests = [{"DeleteRequest": {"Key": dict(k)}} for k in keys[start : start + 25]]
+        attempt = 0
+        while requests:
+            response = db.batch_write_item(RequestItems={table: requests})
+            requests = response.get("UnprocessedItems", {}).get(table, [])
+            if requests:
+                attempt += 1
+                time.sleep(min(0.05 * 2**attempt, 1.0))

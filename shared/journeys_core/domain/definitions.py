@@ -1,0 +1,72 @@
+"""Building and updating journey definition records (pure: no AWS)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+from journeys_core.models.journey import (
+    JOURNEY_ID_PATTERN,
+    JourneyCreate,
+    JourneyRecord,
+    JourneySpec,
+    JourneyUpdate,
+)
+
+DEFAULT_PRODUCTS = ("patientsim",)
+_JOURNEY_ID = re.compile(JOURNEY_ID_PATTERN)
+
+
+def new_journey_id() -> str:
+    return f"journey-{secrets.token_hex(4)}"
+
+
+def looks_like_journey_id(name_or_id: str) -> bool:
+    return bool(_JOURNEY_ID.match(name_or_id))
+
+
+def _derived_from_spec(spec: JourneySpec) -> dict[str, object]:
+    return {
+        "journey_spec": spec.stored_form(),
+        "event_count": len(spec.events or []),
+        "duration_days": spec.duration_days,
+    }
+
+
+def new_journey_record(request: JourneyCreate, now: datetime, journey_id: str) -> JourneyRecord:
+    """Version 1 of a definition; products and description fall back to the spec's."""
+    spec = request.journey_spec
+    products = request.products or spec.products or list(DEFAULT_PRODUCTS)
+    return JourneyRecord.model_validate(
+        {
+            "id": journey_id,
+            "name": request.name,
+            "description": request.description or spec.description or "",
+            "version": 1,
+            "products": list(dict.fromkeys(products)),
+            "tags": request.tags,
+            "is_active": request.is_active,
+            "metadata": request.metadata,
+            "created_at": now,
+            "updated_at": now,
+            **_derived_from_spec(spec),
+        }
+    )
+
+
+def updated_journey_record(
+    current: JourneyRecord, update: JourneyUpdate, now: datetime
+) -> JourneyRecord:
+    """Omitted fields keep their value; tags are replaced; the version goes up unless
+    ``bump_version`` is false; derived fields follow a new spec."""
+    changes: dict[str, object] = {
+        field: getattr(update, field)
+        for field in ("description", "tags", "products", "metadata", "is_active")
+        if getattr(update, field) is not None
+    }
+    if update.journey_spec is not None:
+        changes.update(_derived_from_spec(update.journey_spec))
+    changes["updated_at"] = now
+    changes["version"] = current.version + 1 if update.bump_version else current.version
+    return current.model_copy(update=changes)

@@ -1,0 +1,161 @@
+"""The HTTP edge shared by every API function: resolver factory, callers and roles, and the
+one place where exceptions become HTTP answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from journeys_core.errors import DomainError, Forbidden, Unauthorized
+from journeys_core.settings import get_settings
+
+logger = Logger()
+metrics = Metrics()
+
+ROLES = ("staff", "admin")
+
+
+def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"statusCode": status, "message": message}
+    if code:
+        body["code"] = code
+    body.update(extra)
+    return body
+
+
+def _json_response(status: int, body: Mapping[str, Any]) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@dataclass(frozen=True)
+class Caller:
+    sub: str
+    org: str
+    roles: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return self.sub
+
+
+def parse_groups(raw: Any) -> frozenset[str]:
+    """``cognito:groups`` as API Gateway passes it: a list, ``"[admin staff]"``, or a
+    space/comma-separated string."""
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, list | tuple):
+        values = [str(v) for v in raw]
+    else:
+        text = str(raw).strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        values = text.replace(",", " ").split()
+    return frozenset(v.strip().strip('"') for v in values if v.strip())
+
+
+def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
+    if not claims or not claims.get("sub"):
+        raise Unauthorized("Unauthorized")
+    org = str(claims.get("custom:org_id") or "").strip()
+    if not org:
+        raise Forbidden("the token carries no organization (custom:org_id)")
+    return Caller(sub=str(claims["sub"]), org=org, roles=parse_groups(claims.get("cognito:groups")))
+
+
+class Auth:
+    """Route dependencies (``Annotated[Caller, Depends(auth.admin)]``) for one resolver."""
+
+    def __init__(self, app: APIGatewayHttpResolver) -> None:
+        self.app = app
+
+    def _caller(self) -> Caller:
+        context = self.app.current_event.request_context.authorizer
+        return caller_from_claims(context.jwt_claim if context else None)
+
+    def reader(self) -> Caller:
+        """Any signed-in user of an organization."""
+        return self._caller()
+
+    def staff(self) -> Caller:
+        caller = self._caller()
+        if not caller.roles.intersection(ROLES):
+            raise Forbidden("this needs the staff or admin role")
+        return caller
+
+    def admin(self) -> Caller:
+        caller = self._caller()
+        if "admin" not in caller.roles:
+            raise Forbidden("this needs the admin role")
+        return caller
+
+
+def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    detail = []
+    parts = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())]
+        where = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
+        where = where or (loc[0] if loc else "request")
+        msg = str(error.get("msg") or error.get("type", "invalid")).removeprefix("Value error, ")
+        field, _, rest = msg.partition(": ")
+        if rest and " " not in field:  # our validators say "field: problem"
+            where, msg = f"{where}.{field}" if where else field, rest
+        if error.get("type") == "json_invalid":
+            msg = "the body is not valid JSON"
+            where = "body"
+        detail.append({"loc": error.get("loc", ()), "type": error.get("type"), "msg": msg})
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts) or "invalid request", detail
+
+
+class JourneysResolver(APIGatewayHttpResolver):
+    """An HTTP API resolver that refuses oversized bodies before parsing anything."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        body = event.get("body") or ""
+        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+        limit = get_settings().max_body_bytes
+        if size > limit:
+            return {
+                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps(
+                    error_body(413, f"the body is over {limit} bytes", "payload_too_large")
+                ),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
+def build_resolver() -> JourneysResolver:
+    """The resolver every API function uses, with errors mapped to HTTP in one place."""
+    app = JourneysResolver(enable_validation=True)
+
+    @app.exception_handler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
+        return _json_response(
+            error.status_code, error_body(error.status_code, error.message, error.code)
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response:
+        message, detail = _describe_validation_errors(list(error.errors()))
+        return _json_response(422, error_body(422, message, "validation_error", detail=detail))
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(error: UnicodeDecodeError) -> Response:
+        return _json_response(400, error_body(400, "the body is not UTF-8 text", "bad_body"))
+
+    @app.exception_handler(base64.binascii.Error)  # type: ignore[attr-defined]
+    def _bad_base64(error: Exception) -> Response:
+        return _json_response(400, error_body(400, "the body could not be decoded", "bad_body"))
+
+    return app

@@ -1,0 +1,1 @@
+"""Pydantic v2 models: request bodies, stored records and responses."""

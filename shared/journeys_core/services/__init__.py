@@ -1,0 +1,1 @@
+"""Use cases called by the Lambda entry points: domain logic + data access."""
