@@ -28,6 +28,12 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 RESOURCE_PREFIX = "journeys-test"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from local_stack import moto_fixes
+
+    moto_fixes.apply()
+
+
 @dataclass
 class ApiResult:
     status: int
@@ -81,15 +87,18 @@ def aws() -> Iterator[None]:
     from moto import mock_aws
 
     from journeys_core.data.aws import reset_clients
+    from journeys_core.data.definition_cache import definition_cache
     from local_stack.template import create_resources
 
     with mock_aws():
         reset_clients()
+        definition_cache.clear()  # a warm container's definitions belong to the old moto
         import boto3
 
         create_resources(boto3.session.Session(), RESOURCE_PREFIX)
         yield
         reset_clients()
+        definition_cache.clear()
 
 
 @pytest.fixture

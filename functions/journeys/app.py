@@ -9,18 +9,26 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
 
 from journeys_core.data.definitions import ListFilters
 from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.models.execution import (
+    ExecutionCreate,
+    ExecutionPage,
+    TimelineRequest,
+    TimelineResponse,
+)
 from journeys_core.models.journey import (
     ImportResult,
     JourneyCreate,
     JourneyPage,
     JourneyRecord,
+    JourneyTemplateList,
     JourneyUpdate,
     JourneyVersions,
 )
-from journeys_core.services import definitions
+from journeys_core.services import definitions, executions
 
 app = build_resolver()
 auth = Auth(app)
@@ -28,13 +36,15 @@ auth = Auth(app)
 Reader = Annotated[Caller, Depends(auth.reader)]
 Admin = Annotated[Caller, Depends(auth.admin)]
 NameOrId = Annotated[str, Path(min_length=1, max_length=100)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=2000)]
 
 
 def _split(csv: str | None) -> list[str]:
     return [v.strip() for v in (csv or "").split(",") if v.strip()]
 
 
-def _created(record: JourneyRecord) -> Response[dict[str, Any]]:
+def _created(record: BaseModel) -> Response[dict[str, Any]]:
     return Response(
         status_code=201,
         content_type=content_types.APPLICATION_JSON,
@@ -62,8 +72,8 @@ def list_journeys(
     products: Annotated[str | None, Query(max_length=1000)] = None,
     tags: Annotated[str | None, Query(max_length=1000)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> JourneyPage:
     filters = ListFilters(products=_split(products), tags=_split(tags), search=search or None)
     return definitions.list_journeys(caller.org, filters, limit, cursor)
@@ -96,6 +106,48 @@ def delete_journey(
 ) -> Response[None]:
     definitions.delete_journey(caller.org, name_or_id, delete_executions)
     return Response(status_code=204)
+
+
+@app.post("/api/v1/journeys/<name_or_id>/executions")
+def record_execution(
+    name_or_id: NameOrId, body: ExecutionCreate, caller: Admin
+) -> Response[dict[str, Any]]:
+    execution = executions.record_execution(caller.org, name_or_id, body)
+    metrics.add_metric(name="ExecutionRecorded", unit=MetricUnit.Count, value=1)
+    return _created(execution)
+
+
+@app.get("/api/v1/journeys/<name_or_id>/executions")
+def list_journey_executions(
+    name_or_id: NameOrId, caller: Reader, limit: Limit = 20, cursor: Cursor = None
+) -> ExecutionPage:
+    return executions.list_journey_executions(caller.org, name_or_id, limit, cursor)
+
+
+@app.get("/api/v1/entities/<entity_id>/journeys")
+def list_entity_journeys(
+    entity_id: Annotated[str, Path(min_length=1, max_length=100)],
+    caller: Reader,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> ExecutionPage:
+    return executions.list_entity_executions(caller.org, entity_id, limit, cursor)
+
+
+@app.post("/api/v1/journeys/<name_or_id>/timeline")
+def generate_timeline(
+    name_or_id: NameOrId, body: TimelineRequest, caller: Reader
+) -> TimelineResponse:
+    if body.record_execution:
+        auth.admin()  # recording executions is a write: admins only
+    result = executions.generate_timelines(caller.org, name_or_id, body)
+    metrics.add_metric(name="TimelineEvents", unit=MetricUnit.Count, value=result.events_generated)
+    return result
+
+
+@app.get("/api/v1/journey-templates")
+def list_journey_templates(caller: Reader) -> JourneyTemplateList:
+    return definitions.list_journey_templates(caller.org)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

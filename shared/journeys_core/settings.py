@@ -12,6 +12,13 @@ class Settings(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
     definitions_table: str = Field(default="journeys-definitions", alias="DEFINITIONS_TABLE_NAME")
+    executions_table: str = Field(default="journeys-executions", alias="EXECUTIONS_TABLE_NAME")
+    # Live patient journeys (issue 4)
+    patients_table: str = Field(default="journeys-patients", alias="PATIENTS_TABLE_NAME")
+    journey_log_table: str = Field(default="journeys-journey-log", alias="JOURNEY_LOG_TABLE_NAME")
+    event_bus_name: str = Field(default="journeys", alias="EVENT_BUS_NAME")
+    # How long a warm container trusts a journey definition it read for stage moves.
+    definition_cache_seconds: float = Field(default=30.0, ge=0, alias="DEFINITION_CACHE_SECONDS")
     stage: str = Field(default="dev", alias="STAGE")
     max_body_bytes: int = Field(default=256 * 1024, alias="MAX_BODY_BYTES")
 

@@ -245,6 +245,7 @@ def test_every_version_stays_readable_and_versions_list_newest_first() -> None:
     update("diabetic", {"journey_spec": {"events": [{"event_id": "only"}]}})
 
     assert load("diabetic").body["version"] == 3
+    assert load("diabetic").body["duration_days"] is None  # the new spec has none
     assert load("diabetic", version="1").body["description"] == "spec description"
     assert load("diabetic", version="2").body["description"] == "v2"
     assert load("diabetic", version="2").body["event_count"] == 3

@@ -78,8 +78,11 @@ def test_dependency_problems_name_unknown_targets_and_cycles_once() -> None:
         {"event_id": "e", "depends_on": None},
     ]
     problems = find_dependency_problems(events)
-    assert problems == ["d depends_on unknown event ghost", "depends_on cycle a -> c -> b -> a"]
+    assert problems == [
+        "event 'd' depends_on unknown event 'ghost'",
+        "dependency cycle: a -> c -> b -> a",
+    ]
     assert find_dependency_problems([{"event_id": "x", "depends_on": "x"}]) == [
-        "depends_on cycle x -> x"
+        "event 'x' depends_on itself"
     ]
     assert find_dependency_problems([{"event_id": "x"}, {"event_id": "y", "depends_on": "x"}]) == []

@@ -17,12 +17,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
 from journeys_core.data.codec import (
     cancellation_reasons,
     decode_cursor,
     encode_cursor,
     from_item,
+    to_attr,
     to_item,
 )
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
@@ -43,6 +45,7 @@ _RECORD_SCALARS = (
     "execution_count",
     "last_executed",
 )
+_COUNTERS = ("execution_count", "last_executed")
 LIST_KEY_ATTRS = {"pk", "sk", "list_pk", "list_sk"}
 
 
@@ -76,19 +79,25 @@ def _record_values(org: str, record: JourneyRecord) -> dict[str, Any]:
 
 
 def _current_item(org: str, record: JourneyRecord) -> dict[str, Any]:
+    return to_item(_current_values(org, record))
+
+
+def _current_values(org: str, record: JourneyRecord) -> dict[str, Any]:
     values = _record_values(org, record)
     values.update(
         pk=org_pk(org),
         sk=current_sk(record.name),
         list_pk=org_pk(org),
-        list_sk=f"{values['updated_at']}#{record.id}",
+        list_sk=f"{format_timestamp(record.updated_at)}#{record.id}",
         journey_id=record.id,
     )
-    return to_item(values)
+    return values
 
 
 def _version_item(org: str, record: JourneyRecord) -> dict[str, Any]:
     values = _record_values(org, record)
+    for counter in _COUNTERS:  # counters belong to the journey, not to one version
+        values.pop(counter, None)
     values.update(pk=org_pk(org), sk=version_sk(record.id, record.version))
     return to_item(values)
 
@@ -137,20 +146,33 @@ class DefinitionsRepository:
             raise
 
     def replace(self, org: str, record: JourneyRecord, expected_version: int) -> None:
-        """Write the new current item and its version snapshot, only if nobody else
-        changed the definition since it was read (optimistic lock on ``version``)."""
+        """Write the new current fields and the version snapshot, only if nobody else changed
+        the definition since it was read (optimistic lock on ``version``). An update, not a
+        put: execution counters move concurrently and must not be overwritten."""
+        current = _current_values(org, record)
+        fields = {k: v for k, v in current.items() if k not in ("pk", "sk", *_COUNTERS)}
+        names = {f"#f{i}": field for i, field in enumerate(fields)}
+        values = {
+            f":f{i}": to_attr(value) for i, value in enumerate(fields.values()) if value is not None
+        }
+        values.update({":id": {"S": record.id}, ":v": {"N": str(expected_version)}})
+        update = "SET " + ", ".join(
+            f"#f{i} = :f{i}" for i in range(len(fields)) if f":f{i}" in values
+        )
+        removed = [f"#f{i}" for i in range(len(fields)) if f":f{i}" not in values]
+        if removed:  # a field that became empty (e.g. duration_days) must not keep its old value
+            update += " REMOVE " + ", ".join(removed)
         try:
             self._db.transact_write_items(
                 TransactItems=[
                     {
-                        "Put": {
+                        "Update": {
                             "TableName": self.table,
-                            "Item": _current_item(org, record),
+                            "Key": {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(record.name)}},
+                            "UpdateExpression": update,
                             "ConditionExpression": "journey_id = :id AND version = :v",
-                            "ExpressionAttributeValues": {
-                                ":id": {"S": record.id},
-                                ":v": {"N": str(expected_version)},
-                            },
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
                         }
                     },
                     {"Put": {"TableName": self.table, "Item": _version_item(org, record)}},
@@ -225,6 +247,16 @@ class DefinitionsRepository:
                 ":prefix": {"S": f"VERSION#{journey_id}#"},
             },
             ScanIndexForward=False,
+        )
+        return [record_from_item(item) for item in items]
+
+    def list_with_stages(self, org: str) -> list[JourneyRecord]:
+        """Every current definition that has a stage machine (few per organization)."""
+        items = self._query_all(
+            IndexName="ByUpdated",
+            KeyConditionExpression="list_pk = :pk",
+            FilterExpression="has_stages = :yes",
+            ExpressionAttributeValues={":pk": {"S": org_pk(org)}, ":yes": {"BOOL": True}},
         )
         return [record_from_item(item) for item in items]
 

@@ -241,3 +241,21 @@ class JourneyVersions(BaseModel):
 class ImportResult(BaseModel):
     imported: int
     names: list[str] = []
+
+
+class JourneyTemplate(BaseModel):
+    """The stage-machine view of a definition (the Kura ``JourneyTemplate``)."""
+
+    id: str
+    organization_id: str
+    name: str
+    key: str
+    allowed_stages: list[str]
+    initial_stage: str | None
+    locked_stages: list[str] = []
+    is_active: bool
+    version: int
+
+
+class JourneyTemplateList(BaseModel):
+    items: list[JourneyTemplate]

@@ -1,0 +1,177 @@
+"""Execution history in DynamoDB.
+
+- item: pk=ORG#{org}#JOURNEY#{journey_id}  sk={executed_at}#{execution_id}
+- GSI ByEntity: entity_pk=ORG#{org}#ENTITY#{entity_id}  entity_sk={executed_at}#{execution_id}
+
+Writing executions also moves the definition's ``execution_count`` and ``last_executed`` in
+the same transaction, so summaries never need counting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from journeys_core.clock import format_timestamp
+from journeys_core.data import aws
+from journeys_core.data.codec import (
+    cancellation_reasons,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    to_item,
+)
+from journeys_core.data.definitions import batch_delete, current_sk, org_pk
+from journeys_core.errors import NotFound
+from journeys_core.models.execution import ExecutionRecord
+
+# A transaction holds at most 100 items: 99 executions and the definition's counters.
+EXECUTIONS_PER_TRANSACTION = 99
+JOURNEY_KEY_ATTRS = {"pk", "sk"}
+ENTITY_KEY_ATTRS = {"pk", "sk", "entity_pk", "entity_sk"}
+
+
+def journey_pk(org: str, journey_id: str) -> str:
+    return f"ORG#{org}#JOURNEY#{journey_id}"
+
+
+def entity_pk(org: str, entity_id: str) -> str:
+    return f"ORG#{org}#ENTITY#{entity_id}"
+
+
+def _execution_item(org: str, execution: ExecutionRecord) -> dict[str, Any]:
+    values = execution.model_dump(mode="json", exclude={"metadata"})
+    sort_key = f"{format_timestamp(execution.executed_at)}#{execution.id}"
+    values.update(
+        pk=journey_pk(org, execution.journey_id),
+        sk=sort_key,
+        metadata_json=json.dumps(execution.metadata, separators=(",", ":")),
+    )
+    if execution.entity_id:
+        values.update(entity_pk=entity_pk(org, execution.entity_id), entity_sk=sort_key)
+    return to_item(values)
+
+
+def _execution_from_item(item: Mapping[str, Any]) -> ExecutionRecord:
+    values = from_item(item)
+    values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    return ExecutionRecord.model_validate(values)
+
+
+class ExecutionsRepository:
+    def __init__(self, table_name: str, definitions_table: str) -> None:
+        self.table = table_name
+        self.definitions_table = definitions_table
+
+    @property
+    def _db(self) -> Any:
+        return aws.dynamodb()
+
+    def record(self, org: str, journey_name: str, executions: Sequence[ExecutionRecord]) -> None:
+        """Write executions of one journey, up to 99 per transaction with the counters.
+
+        Raises NotFound when the journey (by name and id) no longer exists; chunks already
+        written stay written, each chunk is all-or-nothing with its counters."""
+        for start in range(0, len(executions), EXECUTIONS_PER_TRANSACTION):
+            chunk = executions[start : start + EXECUTIONS_PER_TRANSACTION]
+            self._record_chunk(org, journey_name, chunk)
+
+    def _record_chunk(self, org: str, journey_name: str, chunk: Sequence[ExecutionRecord]) -> None:
+        latest = max(execution.executed_at for execution in chunk)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _execution_item(org, execution),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for execution in chunk
+        ]
+        items.append(
+            {
+                "Update": {
+                    "TableName": self.definitions_table,
+                    "Key": {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(journey_name)}},
+                    "UpdateExpression": "ADD execution_count :n SET last_executed = :t",
+                    "ConditionExpression": "journey_id = :id",
+                    "ExpressionAttributeValues": {
+                        ":n": {"N": str(len(chunk))},
+                        ":t": {"S": format_timestamp(latest)},
+                        ":id": {"S": chunk[0].journey_id},
+                    },
+                }
+            }
+        )
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except self._db.exceptions.TransactionCanceledException as error:
+            if cancellation_reasons(error)[-1:] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"journey {journey_name!r} not found") from error
+            raise
+
+    def list_for_journey(
+        self, org: str, journey_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[ExecutionRecord], str | None]:
+        pk = journey_pk(org, journey_id)
+        return self._page(
+            {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}},
+            JOURNEY_KEY_ATTRS,
+            lambda key: key["pk"] == pk,
+            limit,
+            cursor,
+        )
+
+    def list_for_entity(
+        self, org: str, entity_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[ExecutionRecord], str | None]:
+        pk = entity_pk(org, entity_id)
+        return self._page(
+            {
+                "IndexName": "ByEntity",
+                "KeyConditionExpression": "entity_pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": pk}},
+            },
+            ENTITY_KEY_ATTRS,
+            lambda key: key["entity_pk"] == pk,
+            limit,
+            cursor,
+        )
+
+    def _page(
+        self,
+        params: dict[str, Any],
+        key_attrs: set[str],
+        belongs: Any,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[ExecutionRecord], str | None]:
+        """One Query, newest first (no filter, so ``Limit`` is exact)."""
+        params.update(TableName=self.table, ScanIndexForward=False, Limit=limit)
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(cursor, key_attrs, belongs)
+        response = self._db.query(**params)
+        items = response.get("Items", [])
+        last_key = response.get("LastEvaluatedKey")
+        next_cursor = encode_cursor({k: last_key[k] for k in key_attrs}) if last_key else None
+        return [_execution_from_item(item) for item in items], next_cursor
+
+    def delete_for_journey(self, org: str, journey_id: str) -> int:
+        """Remove every execution of a journey (page by page, 25 deletes a batch)."""
+        pk = journey_pk(org, journey_id)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ProjectionExpression": "pk, sk",
+        }
+        deleted = 0
+        while True:
+            response = self._db.query(**params)
+            keys = response.get("Items", [])
+            batch_delete(self.table, keys)
+            deleted += len(keys)
+            if not response.get("LastEvaluatedKey"):
+                return deleted
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -1,0 +1,148 @@
+"""Execution history and timeline generation (the guide's record_execution, get_executions,
+get_entity_journeys, JourneyEngine and ProfileJourneyOrchestrator, per tenant)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import timedelta
+from functools import lru_cache
+
+from journeys_core.clock import utc_now
+from journeys_core.errors import InvalidInput, NotFound, PayloadTooLarge
+from journeys_core.models.execution import (
+    EntityTimeline,
+    ExecutionCreate,
+    ExecutionPage,
+    ExecutionRecord,
+    TimelineEvent,
+    TimelineRequest,
+    TimelineResponse,
+)
+from journeys_core.services.definitions import (
+    executions_repository,
+    find_journey,
+    forget_journey_identity,
+    journey_identity,
+)
+from journeys_core.timeline import TimelinePlan
+
+# A Lambda response carries at most 6 MB; an event is about 170 bytes of JSON.
+MAX_TIMELINE_EVENTS = 25_000
+
+
+def new_execution_id() -> str:
+    return f"exec-{secrets.token_hex(8)}"
+
+
+def record_execution(org: str, name_or_id: str, request: ExecutionCreate) -> ExecutionRecord:
+    for attempt in (1, 2):
+        identity = journey_identity(org, name_or_id)
+        execution = ExecutionRecord(
+            id=new_execution_id(),
+            journey_id=identity.id,
+            journey_name=identity.name,
+            executed_at=utc_now(),
+            **request.model_dump(),
+        )
+        try:
+            executions_repository().record(org, identity.name, [execution])
+            return execution
+        except NotFound:
+            forget_journey_identity(org, name_or_id)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def list_journey_executions(
+    org: str, name_or_id: str, limit: int = 20, cursor: str | None = None
+) -> ExecutionPage:
+    identity = journey_identity(org, name_or_id)
+    items, next_cursor = executions_repository().list_for_journey(org, identity.id, limit, cursor)
+    return ExecutionPage(items=items, next_cursor=next_cursor)
+
+
+def list_entity_executions(
+    org: str, entity_id: str, limit: int = 20, cursor: str | None = None
+) -> ExecutionPage:
+    items, next_cursor = executions_repository().list_for_entity(org, entity_id, limit, cursor)
+    return ExecutionPage(items=items, next_cursor=next_cursor)
+
+
+@lru_cache(maxsize=64)
+def _compiled_plan(journey_id: str, version: int, spec_json: str) -> TimelinePlan:
+    return TimelinePlan.compile(json.loads(spec_json))
+
+
+def generate_timelines(org: str, name_or_id: str, request: TimelineRequest) -> TimelineResponse:
+    """Dated events for each entity, deterministic for (seed, entity, event); with
+    ``record_execution`` each entity gets an execution, written in batched transactions."""
+
+    record = find_journey(org, name_or_id)
+    if not record.journey_spec.get("events"):
+        raise InvalidInput(f"journey {record.name!r} has no events to schedule")
+    plan = _compiled_plan(record.id, record.version, json.dumps(record.journey_spec))
+    start = request.start_date or utc_now().date()
+    horizon = timedelta(days=plan.duration_days) if plan.duration_days is not None else None
+    executed_at = utc_now()
+    timelines: list[EntityTimeline] = []
+    executions: list[ExecutionRecord] = []
+    total = 0
+    for entity_id in request.entities:
+        began = time.perf_counter()
+        scheduled = plan.generate(entity_id, start, request.seed)
+        elapsed_ms = int((time.perf_counter() - began) * 1000)
+        total += len(scheduled)
+        if total > MAX_TIMELINE_EVENTS:
+            raise PayloadTooLarge(
+                f"more than {MAX_TIMELINE_EVENTS} events: ask for fewer entities per request"
+            )
+        events = [
+            TimelineEvent(
+                event_id=e.event_id,
+                name=e.name,
+                event_type=e.event_type,
+                product=e.product,
+                scheduled_date=e.scheduled_date,
+                day_offset=e.day_offset,
+                occurrence=e.occurrence,
+            )
+            for e in scheduled
+        ]
+        timeline = EntityTimeline(entity_id=entity_id, events=events)
+        if request.record_execution:
+            end = start + horizon if horizon is not None else None
+            if end is None and scheduled:
+                end = scheduled[-1].scheduled_date
+            execution = ExecutionRecord(
+                id=new_execution_id(),
+                journey_id=record.id,
+                journey_name=record.name,
+                journey_version=record.version,
+                entity_id=entity_id,
+                profile_id=request.profile_id,
+                cohort_id=request.cohort_id,
+                executed_at=executed_at,
+                start_date=start,
+                end_date=end,
+                events_generated=len(scheduled),
+                duration_ms=elapsed_ms,
+                status="completed",
+                metadata={"seed": request.seed},
+            )
+            executions.append(execution)
+            timeline.execution_id = execution.id
+        timelines.append(timeline)
+    if executions:
+        executions_repository().record(org, record.name, executions)
+    return TimelineResponse(
+        journey_id=record.id,
+        journey_name=record.name,
+        journey_version=record.version,
+        seed=request.seed,
+        start_date=start,
+        events_generated=total,
+        timelines=timelines,
+    )
