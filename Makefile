@@ -69,7 +69,10 @@ $(SAM_VENV)/bin/sam:
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 
-build: $(SAM_VENV)/bin/sam ## sam build without Docker (aws-sam-cli lives in its own venv)
+# sam build needs the runtime's python (python3.13) on PATH; under pyenv, expose every version.
+build: export PYENV_VERSION := $(shell pyenv versions --bare 2>/dev/null | sort -rV | tr '\n' ':' | sed 's/:$$//')
+build: export SAM_CLI_TELEMETRY := 0
+build: $(SAM_VENV)/bin/sam ## sam build without Docker (aws-sam-cli in .venv-sam; needs python3.13)
 	$(SAM_VENV)/bin/sam build --template-file template.yaml
 
 clean: ## Remove the venvs and build output
