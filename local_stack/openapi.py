@@ -14,6 +14,7 @@ from local_stack.template import REPO_ROOT, functions, http_routes, load_templat
 
 TITLE = "Journeys API"
 VERSION = "1.0.0"
+REF = "#/components/schemas/"
 
 
 def build_document() -> dict[str, Any]:
@@ -42,7 +43,30 @@ def build_document() -> dict[str, Any]:
         for kind, entries in schema.get("components", {}).items():
             components.setdefault(kind, {}).update(entries)
     document["paths"] = dict(sorted(document.get("paths", {}).items()))
+    _describe_errors(document)
     return document
+
+
+def _describe_errors(document: dict[str, Any]) -> None:
+    """Every operation documents the error answers the service gives (journeys_core.http),
+    with our error body instead of Powertools' default 422 schema (whose ``msg`` we never
+    send)."""
+    from journeys_core.http import ERROR_RESPONSES
+
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for _, model in ERROR_RESPONSES.values():
+        schemas[model.__name__] = model.model_json_schema(ref_template=REF + "{model}")
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, (description, model) in ERROR_RESPONSES.items():
+                responses[str(status)] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": REF + model.__name__}}},
+                }
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 def main(argv: list[str] | None = None) -> None:

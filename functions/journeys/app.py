@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
 
 from journeys_core.data.definitions import ListFilters
 from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
 from journeys_core.models.execution import (
     ExecutionCreate,
     ExecutionPage,
+    ExecutionRecord,
     TimelineRequest,
     TimelineResponse,
 )
@@ -44,14 +44,6 @@ def _split(csv: str | None) -> list[str]:
     return [v.strip() for v in (csv or "").split(",") if v.strip()]
 
 
-def _created(record: BaseModel) -> Response[dict[str, Any]]:
-    return Response(
-        status_code=201,
-        content_type=content_types.APPLICATION_JSON,
-        body=record.model_dump(mode="json"),
-    )
-
-
 @app.post("/api/v1/journeys/import-builtin")
 def import_builtin_journeys(caller: Admin) -> ImportResult:
     result = definitions.import_builtin_journeys(caller.org)
@@ -59,11 +51,11 @@ def import_builtin_journeys(caller: Admin) -> ImportResult:
     return result
 
 
-@app.post("/api/v1/journeys")
-def save_journey(body: JourneyCreate, caller: Admin) -> Response[dict[str, Any]]:
+@app.post("/api/v1/journeys", status_code=201)
+def save_journey(body: JourneyCreate, caller: Admin) -> JourneyRecord:
     record = definitions.save_journey(caller.org, body)
     metrics.add_metric(name="JourneySaved", unit=MetricUnit.Count, value=1)
-    return _created(record)
+    return record
 
 
 @app.get("/api/v1/journeys")
@@ -98,7 +90,7 @@ def update_journey(name_or_id: NameOrId, body: JourneyUpdate, caller: Admin) -> 
     return definitions.update_journey(caller.org, name_or_id, body)
 
 
-@app.delete("/api/v1/journeys/<name_or_id>")
+@app.delete("/api/v1/journeys/<name_or_id>", status_code=204)
 def delete_journey(
     name_or_id: NameOrId,
     caller: Admin,
@@ -108,13 +100,11 @@ def delete_journey(
     return Response(status_code=204)
 
 
-@app.post("/api/v1/journeys/<name_or_id>/executions")
-def record_execution(
-    name_or_id: NameOrId, body: ExecutionCreate, caller: Admin
-) -> Response[dict[str, Any]]:
+@app.post("/api/v1/journeys/<name_or_id>/executions", status_code=201)
+def record_execution(name_or_id: NameOrId, body: ExecutionCreate, caller: Admin) -> ExecutionRecord:
     execution = executions.record_execution(caller.org, name_or_id, body)
     metrics.add_metric(name="ExecutionRecorded", unit=MetricUnit.Count, value=1)
-    return _created(execution)
+    return execution
 
 
 @app.get("/api/v1/journeys/<name_or_id>/executions")

@@ -46,3 +46,10 @@ class InvalidInput(DomainError):
 class PayloadTooLarge(DomainError):
     status_code = 413
     code = "payload_too_large"
+
+
+class ServiceUnavailable(DomainError):
+    """AWS throttled us (retries exhausted): nothing was written, the caller may retry."""
+
+    status_code = 503
+    code = "service_unavailable"

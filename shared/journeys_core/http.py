@@ -13,8 +13,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
-from journeys_core.errors import DomainError, Forbidden, Unauthorized
+from journeys_core.errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized
 from journeys_core.settings import get_settings
 
 logger = Logger()
@@ -141,9 +142,12 @@ def build_resolver() -> JourneysResolver:
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response:
-        return _json_response(
+        response = _json_response(
             error.status_code, error_body(error.status_code, error.message, error.code)
         )
+        if isinstance(error, ServiceUnavailable):  # AWS throttled us: nothing was written
+            response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response:
@@ -159,3 +163,29 @@ def build_resolver() -> JourneysResolver:
         return _json_response(400, error_body(400, "the body could not be decoded", "bad_body"))
 
     return app
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"statusCode", "message", "code"}``."""
+
+    statusCode: int  # the documented wire name
+    message: str
+    code: str | None = None
+
+
+class ValidationErrorBody(ErrorBody):
+    detail: list[dict[str, Any]] = []
+
+
+# What any route may answer besides its success: documented once, applied to every
+# operation of the OpenAPI document.
+ERROR_RESPONSES: dict[int, tuple[str, type[BaseModel]]] = {
+    400: ("The body is not UTF-8 text or could not be decoded", ErrorBody),
+    401: ("Missing, badly signed or expired token (answered by the JWT authorizer)", ErrorBody),
+    403: ("The token lacks an organization or the role this needs", ErrorBody),
+    404: ("No such object in the caller's organization", ErrorBody),
+    409: ("Conflict: duplicate name, changed meanwhile, move not allowed", ErrorBody),
+    413: ("The body is over the size limit", ErrorBody),
+    422: ("Validation error naming the field", ValidationErrorBody),
+    503: ("AWS throttled the request; nothing was written, retry", ErrorBody),
+}

@@ -16,6 +16,9 @@ class Settings(BaseModel):
     # Live patient journeys (issue 4)
     patients_table: str = Field(default="journeys-patients", alias="PATIENTS_TABLE_NAME")
     journey_log_table: str = Field(default="journeys-journey-log", alias="JOURNEY_LOG_TABLE_NAME")
+    system_events_table: str = Field(
+        default="journeys-system-events", alias="SYSTEM_EVENTS_TABLE_NAME"
+    )
     event_bus_name: str = Field(default="journeys", alias="EVENT_BUS_NAME")
     # How long a warm container trusts a journey definition it read for stage moves.
     definition_cache_seconds: float = Field(default=30.0, ge=0, alias="DEFINITION_CACHE_SECONDS")
