@@ -1,0 +1,95 @@
+"""Live patient journeys API: /api/v1/patients…"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import content_types
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
+from journeys_core.models.patient import (
+    PATIENT_ID_PATTERN,
+    JourneyHistoryPage,
+    PatientProfileUpdate,
+    PatientView,
+    StageMembersPage,
+    StageMoveRequest,
+)
+from journeys_core.services import patients
+
+app = build_resolver()
+auth = Auth(app)
+
+Staff = Annotated[Caller, Depends(auth.staff)]
+PatientId = Annotated[str, Path(pattern=PATIENT_ID_PATTERN)]
+JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=2000)]
+JSON = content_types.APPLICATION_JSON
+
+
+@app.put(
+    "/api/v1/patients/<patient_id>",
+    responses={
+        200: {"description": "Profile updated", "content": {JSON: {"model": PatientView}}},
+        201: {"description": "Profile created", "content": {JSON: {"model": PatientView}}},
+    },
+)
+def put_patient(
+    patient_id: PatientId, body: PatientProfileUpdate, caller: Staff
+) -> tuple[PatientView, int]:
+    patient, created = patients.put_patient(caller.org, patient_id, body)
+    return patient, 201 if created else 200
+
+
+@app.get("/api/v1/patients/<patient_id>")
+def get_patient(patient_id: PatientId, caller: Staff) -> PatientView:
+    return patients.get_patient(caller.org, patient_id)
+
+
+@app.get("/api/v1/patients")
+def list_patients_in_stage(
+    caller: Staff,
+    journey_key: Annotated[str, Query(pattern=NAME_PATTERN)],
+    stage: Annotated[str, Query(pattern=STAGE_PATTERN)],
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> StageMembersPage:
+    return patients.list_patients_in_stage(caller.org, journey_key, stage, limit, cursor)
+
+
+@app.patch("/api/v1/patients/<patient_id>/journey")
+def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: Staff) -> PatientView:
+    patient = patients.move_patient_stage(
+        caller.org,
+        patient_id,
+        body.key,
+        body.status,
+        actor=caller.actor,
+        reason=body.reason,
+        expected_stage=body.expected_stage,
+    )
+    metrics.add_metric(name="PatientStageMoveRequested", unit=MetricUnit.Count, value=1)
+    return patient
+
+
+@app.get("/api/v1/patients/<patient_id>/journeys/<key>/history")
+def journey_history(
+    patient_id: PatientId,
+    key: JourneyKey,
+    caller: Staff,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> JourneyHistoryPage:
+    return patients.journey_history(caller.org, patient_id, key, limit, cursor)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

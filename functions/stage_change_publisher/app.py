@@ -1,0 +1,50 @@
+"""Journey log stream -> JOURNEY_STAGE_CHANGED on the service's EventBridge bus.
+
+Each committed log entry (an INSERT on the log table's stream) becomes one event. A record
+that fails is reported as a batch item failure (its batch-mates still go out); Lambda
+retries it and finally sends it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+
+from journeys_core.services.stage_changes import announce_stage_change
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def publish_stage_change(record: DynamoDBRecord) -> None:
+    if record.event_name != DynamoDBRecordEventName.INSERT:
+        return  # log entries are only ever inserted; nothing else is a stage change
+    if record.dynamodb is None:
+        raise ValueError(f"stream record {record.event_id} carries no item")
+    event_id = announce_stage_change(record.dynamodb.new_image)
+    logger.info("stage change published", extra={"event_id": event_id})
+    metrics.add_metric(name="StageChangePublished", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event,
+        record_handler=publish_stage_change,
+        processor=processor,
+        context=context,
+    )

@@ -1,0 +1,377 @@
+"""Patients in DynamoDB: profile, enrollments and the events a patient has had, in one
+partition, so that reading a patient (or everything a stage move needs) is one Query.
+
+- profile:      pk=ORG#{org}#PATIENT#{id}  sk=PROFILE
+- enrollment:   pk=ORG#{org}#PATIENT#{id}  sk=ENROLLMENT#{journey}
+                (+ stage_pk=ORG#{org}#J#{journey}#S#{stage}, entered_at: sparse GSI ByStage,
+                who stands in a stage now, longest first; the stale monitor reads
+                ``entered_at < cutoff`` on it, so it reads stuck enrollments only)
+- events seen:  pk=ORG#{org}#PATIENT#{id}  sk=EVENTS_SEEN  (event_types: a string set)
+
+"Events seen" is how stage guards (``requires_events``) are checked: the automation engine
+records each domain event type a patient has had with :meth:`record_event_seen` (an
+idempotent ``ADD``), and a move triggered by an event records its type in the move's own
+transaction. A patient exists once it has a profile or an enrollment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from journeys_core.clock import format_timestamp
+from journeys_core.data import aws
+from journeys_core.data.codec import (
+    cancellation_reasons,
+    decode_cursor,
+    encode_cursor,
+    error_code,
+    from_item,
+    to_attr,
+)
+from journeys_core.data.journey_log import log_item
+from journeys_core.data.throttling import (
+    THROTTLED_REASONS,
+    THROTTLING_CODES,
+    throttling_as_unavailable,
+    unavailable,
+)
+from journeys_core.domain.stale_monitor import StuckEnrollment
+from journeys_core.errors import Conflict, DomainError
+from journeys_core.models.patient import (
+    Enrollment,
+    JourneyLogEntry,
+    PatientProfileUpdate,
+    PatientView,
+    StageMember,
+)
+
+PROFILE_SK = "PROFILE"
+ENROLLMENT_PREFIX = "ENROLLMENT#"
+EVENTS_SEEN_SK = "EVENTS_SEEN"
+STAGE_KEY_ATTRS = {"pk", "sk", "stage_pk", "entered_at"}
+
+
+def patient_pk(org: str, patient_id: str) -> str:
+    return f"ORG#{org}#PATIENT#{patient_id}"
+
+
+def enrollment_sk(journey_key: str) -> str:
+    return f"{ENROLLMENT_PREFIX}{journey_key}"
+
+
+def stage_pk(org: str, journey_key: str, stage: str) -> str:
+    return f"ORG#{org}#J#{journey_key}#S#{stage}"
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything stored about one patient (one Query)."""
+
+    org: str
+    patient_id: str
+    profile: Mapping[str, Any] | None = None
+    enrollments: Mapping[str, Enrollment] = field(default_factory=dict)
+    events_seen: frozenset[str] = frozenset()
+
+    @property
+    def exists(self) -> bool:
+        return self.profile is not None or bool(self.enrollments)
+
+    def with_enrollment(self, enrollment: Enrollment) -> PatientRecord:
+        enrollments = {**self.enrollments, enrollment.journey_key: enrollment}
+        return PatientRecord(self.org, self.patient_id, self.profile, enrollments, self.events_seen)
+
+    def view(self) -> PatientView:
+        profile = self.profile or {}
+        enrollments = dict(sorted(self.enrollments.items()))
+        # A patient exists from its first profile write or enrollment, whichever came first.
+        moments = [e.enrolled_at for e in enrollments.values()]
+        if profile.get("created_at"):
+            moments.append(datetime.fromisoformat(profile["created_at"]))
+        return PatientView(
+            id=self.patient_id,
+            organization_id=self.org,
+            display_name=profile.get("display_name"),
+            email=profile.get("email"),
+            metadata=json.loads(profile.get("metadata_json") or "{}"),
+            journey_status={key: e.stage for key, e in enrollments.items()},
+            enrollments=enrollments,
+            created_at=min(moments, default=None),
+            updated_at=profile.get("updated_at"),
+        )
+
+
+def _enrollment_from_values(values: Mapping[str, Any]) -> Enrollment:
+    return Enrollment.model_validate(
+        {name: values[name] for name in Enrollment.model_fields if name in values}
+    )
+
+
+def _placeholders(values: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``SET #a = :a, ...`` for every value, with names and values as placeholders."""
+    names = {f"#{name}": name for name in values}
+    attr_values = {f":{name}": to_attr(value) for name, value in values.items()}
+    return ", ".join(f"#{name} = :{name}" for name in values), names, attr_values
+
+
+class PatientsRepository:
+    def __init__(self, table_name: str, log_table_name: str) -> None:
+        self.table = table_name
+        self.log_table = log_table_name
+
+    @property
+    def _db(self) -> Any:
+        return aws.dynamodb()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read(self, org: str, patient_id: str) -> PatientRecord:
+        """Profile, enrollments and events seen: one (strongly consistent) Query."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": patient_pk(org, patient_id)}},
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        with throttling_as_unavailable(f"patient {patient_id!r}"):
+            while True:
+                response = self._db.query(**params)
+                items += response.get("Items", [])
+                if not response.get("LastEvaluatedKey"):
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        profile: dict[str, Any] | None = None
+        enrollments: dict[str, Enrollment] = {}
+        events_seen: frozenset[str] = frozenset()
+        for item in items:
+            values = from_item(item)
+            sk = values["sk"]
+            if sk == PROFILE_SK:
+                profile = values
+            elif sk.startswith(ENROLLMENT_PREFIX):
+                enrollment = _enrollment_from_values(values)
+                enrollments[enrollment.journey_key] = enrollment
+            elif sk == EVENTS_SEEN_SK:
+                events_seen = frozenset(values.get("event_types") or ())
+        return PatientRecord(org, patient_id, profile, enrollments, events_seen)
+
+    def members_in_stage(
+        self, org: str, journey_key: str, stage: str, limit: int, cursor: str | None
+    ) -> tuple[list[StageMember], str | None]:
+        """One page of the patients standing in a stage now, longest first (one Query)."""
+        partition = stage_pk(org, journey_key, stage)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "ByStage",
+            "KeyConditionExpression": "stage_pk = :spk",
+            "ExpressionAttributeValues": {":spk": {"S": partition}},
+            "ScanIndexForward": True,
+            "Limit": limit + 1,  # one more tells whether another page exists
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(
+                cursor,
+                STAGE_KEY_ATTRS,
+                lambda key: (
+                    key["stage_pk"] == partition and key["pk"].startswith(patient_pk(org, ""))
+                ),
+            )
+        with throttling_as_unavailable("patients in stage"):
+            items = self._db.query(**params).get("Items", [])
+        page, more = items[:limit], len(items) > limit
+        next_cursor = (
+            encode_cursor({k: page[-1][k] for k in STAGE_KEY_ATTRS}) if more and page else None
+        )
+        return [StageMember.model_validate(from_item(item)) for item in page], next_cursor
+
+    def stuck_enrollments(
+        self,
+        org: str,
+        journey_key: str,
+        stage: str,
+        entered_before: datetime,
+        *,
+        start_after: Mapping[str, Any] | None = None,
+        limit: int = 1000,
+    ) -> tuple[list[StuckEnrollment], dict[str, Any] | None]:
+        """One page of the enrollments standing in a stage since before ``entered_before``,
+        longest first (one Query on ByStage with ``entered_at < cutoff``: the stale monitor
+        reads stuck enrollments only). The second value is where the next page starts."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "ByStage",
+            "KeyConditionExpression": "stage_pk = :spk AND entered_at < :cutoff",
+            "ExpressionAttributeValues": {
+                ":spk": {"S": stage_pk(org, journey_key, stage)},
+                ":cutoff": {"S": format_timestamp(entered_before)},
+            },
+            "ProjectionExpression": "pk, sk, stage_pk, entered_at, patient_id",
+            "ScanIndexForward": True,
+            "Limit": limit,
+        }
+        if start_after:
+            params["ExclusiveStartKey"] = dict(start_after)
+        with throttling_as_unavailable("stuck enrollments"):
+            response = self._db.query(**params)
+        stuck = [
+            StuckEnrollment(
+                patient_id=item["patient_id"]["S"],
+                entered_at=datetime.fromisoformat(item["entered_at"]["S"]),
+                resume_key={k: item[k] for k in STAGE_KEY_ATTRS},
+            )
+            for item in response.get("Items", [])
+        ]
+        return stuck, response.get("LastEvaluatedKey")
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def save_profile(
+        self, org: str, patient_id: str, update: PatientProfileUpdate, now: datetime
+    ) -> bool:
+        """Set the fields given (``null`` removes one); True when the profile is new."""
+        timestamp = format_timestamp(now)
+        given = update.model_dump(include=update.model_fields_set)
+        to_set: dict[str, Any] = {
+            "organization_id": org,
+            "patient_id": patient_id,
+            "updated_at": timestamp,
+        }
+        to_remove: list[str] = []
+        for name, value in given.items():
+            stored_name = "metadata_json" if name == "metadata" else name
+            if value is None:
+                to_remove.append(stored_name)
+            else:
+                to_set[stored_name] = json.dumps(value) if name == "metadata" else value
+        expression, names, values = _placeholders(to_set)
+        names["#created_at"] = "created_at"
+        values[":created_at"] = {"S": timestamp}
+        expression = f"SET {expression}, #created_at = if_not_exists(#created_at, :created_at)"
+        if to_remove:
+            names.update({f"#{name}": name for name in to_remove})
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in to_remove)
+        with throttling_as_unavailable(f"patient {patient_id!r}"):
+            response = self._db.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": patient_pk(org, patient_id)}, "sk": {"S": PROFILE_SK}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            )
+        return not response.get("Attributes")
+
+    def commit_stage_change(
+        self,
+        enrollment: Enrollment,
+        entry: JourneyLogEntry,
+        *,
+        expected_version: int | None,
+        expected_stage: str | None,
+        event_type_seen: str | None = None,
+    ) -> None:
+        """The enrollment's new stage and its log entry in ONE transaction: neither exists
+        without the other. The enrollment is written only if it still stands where it was
+        read (stage and version), or does not exist yet for a first enrollment; anything
+        else is Conflict, throttling is ServiceUnavailable."""
+        org, patient_id = entry.organization_id, entry.patient_id
+        expression, names, values = _placeholders(
+            {
+                "organization_id": org,
+                "patient_id": patient_id,
+                "journey_key": enrollment.journey_key,
+                "stage": enrollment.stage,
+                "entered_at": format_timestamp(enrollment.entered_at),
+                "enrolled_at": format_timestamp(enrollment.enrolled_at),
+                "version": enrollment.version,
+                "definition_version": enrollment.definition_version,
+                "stage_pk": stage_pk(org, enrollment.journey_key, enrollment.stage),
+            }
+        )
+        if expected_version is None:
+            condition = "attribute_not_exists(pk)"
+        else:
+            condition = "#stage = :expected_stage AND #version = :expected_version"
+            values[":expected_stage"] = to_attr(expected_stage)
+            values[":expected_version"] = to_attr(expected_version)
+        key = {
+            "pk": {"S": patient_pk(org, patient_id)},
+            "sk": {"S": enrollment_sk(enrollment.journey_key)},
+        }
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": key,
+                    "UpdateExpression": f"SET {expression}",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.log_table,
+                    "Item": log_item(entry),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if event_type_seen:
+            actions.append(self._event_seen_action(org, patient_id, event_type_seen))
+        try:
+            self._db.transact_write_items(TransactItems=actions)
+        except Exception as error:
+            translated = _stage_change_error(error, entry)
+            if translated is None:
+                raise
+            raise translated from error
+
+    def record_event_seen(self, org: str, patient_id: str, event_type: str) -> None:
+        """Remember that the patient had a domain event of this type (idempotent)."""
+        update = self._event_seen_action(org, patient_id, event_type)["Update"]
+        with throttling_as_unavailable(f"patient {patient_id!r}"):
+            self._db.update_item(**update)
+
+    def _event_seen_action(self, org: str, patient_id: str, event_type: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": patient_pk(org, patient_id)}, "sk": {"S": EVENTS_SEEN_SK}},
+                "UpdateExpression": "ADD event_types :type SET organization_id = :org, "
+                "patient_id = :pid",
+                "ExpressionAttributeValues": {
+                    ":type": {"SS": [event_type]},
+                    ":org": {"S": org},
+                    ":pid": {"S": patient_id},
+                },
+            }
+        }
+
+
+def _stage_change_error(error: Exception, entry: JourneyLogEntry) -> DomainError | None:
+    """The one translation of a failed stage-change transaction into a domain error."""
+    code = error_code(error)
+    where = f"patient {entry.patient_id!r} in journey {entry.journey_key!r}"
+    if code == "TransactionCanceledException":
+        reasons = cancellation_reasons(error)
+        if THROTTLED_REASONS.intersection(reasons):
+            return unavailable(f"moving {where}")
+        if reasons[:1] == ["ConditionalCheckFailed"]:
+            return Conflict(
+                f"{where} was moved or enrolled meanwhile; nothing was changed, "
+                "read the patient again and retry"
+            )
+        if "TransactionConflict" in reasons or "ConditionalCheckFailed" in reasons:
+            return Conflict(f"{where} is being moved by someone else right now; retry")
+        return None
+    if code in ("TransactionConflictException", "TransactionInProgressException"):
+        return Conflict(f"{where} is being moved by someone else right now; retry")
+    if code in THROTTLING_CODES:
+        return unavailable(f"moving {where}")
+    return None

@@ -1,0 +1,111 @@
+"""Live patient journeys: profiles, enrollments (one per patient and journey), the append-only
+journey log, and the request bodies of the patients API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from journeys_core.models.journey import NAME_PATTERN, JourneyName, StageName
+
+# Patient ids travel in URLs and DynamoDB keys like journey names: the same charset.
+PATIENT_ID_PATTERN = NAME_PATTERN
+PatientId = Annotated[str, StringConstraints(pattern=PATIENT_ID_PATTERN)]
+# Deliberately loose (one @, a dot in the domain, no spaces): delivery is the real check.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+MAX_REASON_CHARS = 1000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientProfileUpdate(_Strict):
+    """``PUT /patients/{id}``: fields given are set (``null`` clears one), omitted ones kept."""
+
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)] | None = None
+    metadata: Annotated[dict[str, Any], Field(max_length=100)] | None = None
+
+
+class StageMoveRequest(_Strict):
+    """``PATCH /patients/{id}/journey``: enroll in a journey or move to another stage."""
+
+    key: JourneyName
+    status: StageName
+    reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_REASON_CHARS)] | None
+    ) = None
+    expected_stage: StageName | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class Enrollment(BaseModel):
+    """A patient's place in one journey. ``version`` is the optimistic lock of stage moves."""
+
+    journey_key: str
+    stage: str
+    entered_at: datetime
+    enrolled_at: datetime
+    version: int
+    definition_version: int
+
+
+class PatientView(BaseModel):
+    """A patient as ``GET /patients/{id}`` answers: profile, stages, enrollments by journey."""
+
+    id: str
+    organization_id: str
+    display_name: str | None = None
+    email: str | None = None
+    metadata: dict[str, Any] = {}
+    journey_status: dict[str, str] = {}
+    enrollments: dict[str, Enrollment] = {}
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class JourneyLogEntry(BaseModel):
+    """One stage change, written in the same transaction as the enrollment it describes."""
+
+    id: str
+    organization_id: str
+    patient_id: str
+    journey_key: str
+    from_stage: str | None  # None on enrollment
+    to_stage: str
+    changed_at: datetime
+    actor: str  # the JWT sub of a person, or "automation" / "monitor"
+    reason: str | None = None
+    trigger_event_id: str | None = None
+    trigger_event_type: str | None = None
+    definition_version: int
+
+
+class JourneyHistoryPage(BaseModel):
+    items: list[JourneyLogEntry]
+    next_cursor: str | None = None
+
+
+class StageMember(BaseModel):
+    """A patient standing in a stage now (a row of ``GET /patients?journey_key=&stage=``)."""
+
+    patient_id: str
+    journey_key: str
+    stage: str
+    entered_at: datetime
+    version: int
+
+
+class StageMembersPage(BaseModel):
+    items: list[StageMember]
+    next_cursor: str | None = None

@@ -1,0 +1,236 @@
+"""Live patient journeys: profiles, enrollments, validated stage moves and their history.
+
+:func:`move_patient_stage` is the one way a patient changes stage, for people (the HTTP API)
+and for automation and the stale monitor alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+from journeys_core.clock import utc_now
+from journeys_core.data.definition_cache import definition_cache
+from journeys_core.data.journey_log import JourneyLogRepository, new_log_entry_id
+from journeys_core.data.patients import PatientRecord, PatientsRepository
+from journeys_core.domain.stage_machine import (
+    CurrentStage,
+    MoveRequest,
+    StageMachine,
+    change_time,
+    decide_stage_move,
+    is_person_actor,
+)
+from journeys_core.errors import InvalidInput, NotFound
+from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
+from journeys_core.models.patient import (
+    MAX_REASON_CHARS,
+    PATIENT_ID_PATTERN,
+    Enrollment,
+    JourneyHistoryPage,
+    JourneyLogEntry,
+    PatientProfileUpdate,
+    PatientView,
+    StageMembersPage,
+)
+from journeys_core.services.definitions import definitions_repository
+from journeys_core.settings import get_settings
+
+_PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
+_JOURNEY_KEY = re.compile(NAME_PATTERN)
+_STAGE = re.compile(STAGE_PATTERN)
+_EVENT_TEXT = re.compile(r"^[\x21-\x7e]{1,200}$")  # event ids and types: printable, no spaces
+
+
+def patients_repository() -> PatientsRepository:
+    settings = get_settings()
+    return PatientsRepository(settings.patients_table, settings.journey_log_table)
+
+
+def journey_log_repository() -> JourneyLogRepository:
+    return JourneyLogRepository(get_settings().journey_log_table)
+
+
+def _check(name: str, value: str | None, pattern: re.Pattern[str], what: str) -> None:
+    # The HTTP layer validates its input already; automation calls these functions directly.
+    if value is not None and not pattern.fullmatch(value):
+        raise InvalidInput(f"{name}: {what}")
+
+
+def _check_ids(patient_id: str, journey_key: str | None = None) -> None:
+    _check("patient_id", patient_id, _PATIENT_ID, "1-100 letters, digits, '-', '_' or '.'")
+    _check("key", journey_key, _JOURNEY_KEY, "1-100 letters, digits, '-', '_' or '.'")
+
+
+# -- profiles and reads -----------------------------------------------------------------------
+
+
+def put_patient(
+    org: str, patient_id: str, update: PatientProfileUpdate
+) -> tuple[PatientView, bool]:
+    """Create or update a profile; the patient as GET returns it, and whether it is new."""
+    _check_ids(patient_id)
+    repository = patients_repository()
+    created = repository.save_profile(org, patient_id, update, utc_now())
+    return repository.read(org, patient_id).view(), created
+
+
+def get_patient(org: str, patient_id: str) -> PatientView:
+    """Profile, ``journey_status`` and every enrollment (one Query); 404 if neither a
+    profile nor an enrollment exists in the caller's organization."""
+    _check_ids(patient_id)
+    record = patients_repository().read(org, patient_id)
+    if not record.exists:
+        raise NotFound(f"patient {patient_id!r} not found")
+    return record.view()
+
+
+def list_patients_in_stage(
+    org: str, journey_key: str, stage: str, limit: int = 50, cursor: str | None = None
+) -> StageMembersPage:
+    """Who stands in a stage now, longest first (one Query on the sparse ByStage index)."""
+    _check("journey_key", journey_key, _JOURNEY_KEY, "1-100 letters, digits, '-', '_' or '.'")
+    _check("stage", stage, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
+    items, next_cursor = patients_repository().members_in_stage(
+        org, journey_key, stage, limit, cursor
+    )
+    return StageMembersPage(items=items, next_cursor=next_cursor)
+
+
+def journey_history(
+    org: str, patient_id: str, journey_key: str, limit: int = 50, cursor: str | None = None
+) -> JourneyHistoryPage:
+    """A patient's log entries in one journey, oldest first (one Query; one more only to
+    tell an unknown patient (404) from one with no history)."""
+    _check_ids(patient_id, journey_key)
+    items, next_cursor = journey_log_repository().history(
+        org, patient_id, journey_key, limit, cursor
+    )
+    if not items and not cursor and not patients_repository().read(org, patient_id).exists:
+        raise NotFound(f"patient {patient_id!r} not found")
+    return JourneyHistoryPage(items=items, next_cursor=next_cursor)
+
+
+def record_patient_event(org: str, patient_id: str, event_type: str) -> None:
+    """Remember that the patient had a domain event of this type (for stage guards)."""
+    _check_ids(patient_id)
+    _check("event_type", event_type, _EVENT_TEXT, "1-200 printable characters, no spaces")
+    patients_repository().record_event_seen(org, patient_id, event_type)
+
+
+# -- stage moves ------------------------------------------------------------------------------
+
+
+def stage_machine_for(org: str, journey_key: str) -> tuple[StageMachine, int]:
+    """The journey's stage machine and definition version (cached per warm container)."""
+    record = definition_cache.get(
+        definitions_repository(), org, journey_key, get_settings().definition_cache_seconds
+    )
+    if record is None or not record.is_active:
+        raise NotFound(f"journey {journey_key!r} not found or not active")
+    machine = StageMachine.from_spec(journey_key, record.journey_spec)
+    if machine is None:
+        raise NotFound(f"journey {journey_key!r} has no stages to track")
+    return machine, record.version
+
+
+def move_patient_stage(
+    org: str,
+    patient_id: str,
+    journey_key: str,
+    status: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    expected_stage: str | None = None,
+    trigger_event_id: str | None = None,
+    trigger_event_type: str | None = None,
+    is_person: bool = True,
+    patient: PatientRecord | None = None,
+) -> PatientView:
+    """Enroll the patient in a journey or move it to ``status``, validated against the
+    definition; the enrollment and its log entry are written in one transaction.
+
+    Costs two DynamoDB calls with the definition cached (the patient's Query and the
+    transaction), none more for a no-op. ``actor`` is a person's JWT ``sub``, or
+    ``automation`` / ``monitor`` (never a person, whatever ``is_person`` says).
+    ``trigger_event_type`` counts as an event the patient has had (guards) and is remembered.
+    Raises NotFound (404), InvalidInput (422), Conflict (409) or ServiceUnavailable (503);
+    on any of them nothing was written.
+
+    ``patient``: the patient as the caller read it just before (automation reads a patient
+    once for all of an event's actions); the transaction still checks its stage and version.
+    """
+    _check_ids(patient_id, journey_key)
+    _check("status", status, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
+    _check("expected_stage", expected_stage, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
+    _check("trigger_event_id", trigger_event_id, _EVENT_TEXT, "1-200 printable characters")
+    _check("trigger_event_type", trigger_event_type, _EVENT_TEXT, "1-200 printable characters")
+    if not actor or len(actor) > 200:
+        raise InvalidInput("actor: 1-200 characters")
+    reason = reason.strip() if reason else None
+    if reason and len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(f"reason: at most {MAX_REASON_CHARS} characters")
+
+    machine, definition_version = stage_machine_for(org, journey_key)
+    repository = patients_repository()
+    record = (
+        patient
+        if patient is not None and (patient.org, patient.patient_id) == (org, patient_id)
+        else repository.read(org, patient_id)
+    )
+    enrollment = record.enrollments.get(journey_key)
+    current = (
+        CurrentStage(enrollment.stage, enrollment.version, enrollment.entered_at)
+        if enrollment
+        else None
+    )
+    seen = record.events_seen | ({trigger_event_type} if trigger_event_type else set())
+    change = decide_stage_move(
+        machine,
+        current,
+        MoveRequest(
+            to_stage=status,
+            is_person=is_person_actor(actor, is_person),
+            reason=reason,
+            expected_stage=expected_stage,
+            events_seen=frozenset(seen),
+        ),
+    )
+    if change is None:
+        return record.view()  # already there: nothing to write, nothing to log
+
+    changed_at = change_time(utc_now(), current)
+    moved = Enrollment(
+        journey_key=journey_key,
+        stage=change.to_stage,
+        entered_at=changed_at,
+        enrolled_at=enrollment.enrolled_at if enrollment else changed_at,
+        version=change.new_version,
+        definition_version=definition_version,
+    )
+    entry = JourneyLogEntry(
+        id=new_log_entry_id(),
+        organization_id=org,
+        patient_id=patient_id,
+        journey_key=journey_key,
+        from_stage=change.from_stage,
+        to_stage=change.to_stage,
+        changed_at=changed_at,
+        actor=actor,
+        reason=reason,
+        trigger_event_id=trigger_event_id,
+        trigger_event_type=trigger_event_type,
+        definition_version=definition_version,
+    )
+    repository.commit_stage_change(
+        moved,
+        entry,
+        expected_version=change.expected_version,
+        expected_stage=change.from_stage,
+        event_type_seen=(
+            trigger_event_type
+            if trigger_event_type and trigger_event_type not in record.events_seen
+            else None
+        ),
+    )
+    return record.with_enrollment(moved).view()

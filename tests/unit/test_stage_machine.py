@@ -1,0 +1,184 @@
+"""The stage machine's rules, without AWS (journeys_core.domain.stage_machine)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from journeys_core.domain.stage_machine import (
+    CurrentStage,
+    MoveRequest,
+    StageChange,
+    StageMachine,
+    change_time,
+    decide_stage_move,
+    is_person_actor,
+)
+from journeys_core.errors import Conflict, InvalidInput
+
+SPEC: dict[str, Any] = {
+    "stages": ["SCREENING", "AWAITING_PAYMENT", "CONFIRMED", "BLOCKED", "CANCELLED"],
+    "initial_stage": "SCREENING",
+    "transitions": {
+        "SCREENING": ["AWAITING_PAYMENT", "BLOCKED", "CANCELLED"],
+        "AWAITING_PAYMENT": ["CONFIRMED", "BLOCKED", "CANCELLED"],
+        "BLOCKED": ["SCREENING", "CANCELLED"],
+    },
+    "locked_stages": ["BLOCKED"],
+    "guards": {
+        "CONFIRMED": {"requires_events": ["PAYMENT_SUCCEEDED", "FORM_SUBMISSION_COMPLETED"]}
+    },
+}
+MACHINE = StageMachine.from_spec("retreat", SPEC)
+FREE = StageMachine.from_spec("intake", {"stages": ["NEW", "WAITING", "DONE"]})
+T0 = datetime(2026, 1, 7, 9, 0, tzinfo=UTC)
+
+
+def at(stage: str, version: int = 3) -> CurrentStage:
+    return CurrentStage(stage=stage, version=version, entered_at=T0)
+
+
+def decide(
+    current: CurrentStage | None, to_stage: str, machine: StageMachine | None = MACHINE, **kw: Any
+) -> StageChange | None:
+    assert machine is not None
+    return decide_stage_move(machine, current, MoveRequest(to_stage=to_stage, **kw))
+
+
+def test_a_spec_without_stages_has_no_machine() -> None:
+    assert StageMachine.from_spec("timeline", {"events": [{"event_id": "a"}]}) is None
+
+
+def test_the_initial_stage_defaults_to_the_first_stage() -> None:
+    assert FREE is not None
+    assert FREE.initial_stage == "NEW"
+
+
+# -- enrollment ------------------------------------------------------------------------------
+
+
+def test_a_first_enrollment_starts_at_the_initial_stage_at_version_1() -> None:
+    change = decide(None, "SCREENING", is_person=False)
+    assert change == StageChange(from_stage=None, to_stage="SCREENING", expected_version=None)
+    assert change.is_enrollment
+    assert change.new_version == 1
+
+
+def test_a_person_may_enroll_at_any_stage_automation_only_at_the_initial_one() -> None:
+    assert decide(None, "AWAITING_PAYMENT", is_person=True) is not None
+    with pytest.raises(Conflict, match="initial stage 'SCREENING'"):
+        decide(None, "AWAITING_PAYMENT", is_person=False)
+
+
+# -- stages and transitions ------------------------------------------------------------------
+
+
+def test_a_stage_outside_stages_is_invalid_input_listing_the_stages() -> None:
+    with pytest.raises(InvalidInput, match="SCREENING, AWAITING_PAYMENT") as error:
+        decide(at("SCREENING"), "LIMBO")
+    assert error.value.status_code == 422
+
+
+def test_a_listed_transition_moves_and_bumps_the_version() -> None:
+    change = decide(at("SCREENING", version=3), "AWAITING_PAYMENT")
+    assert change == StageChange("SCREENING", "AWAITING_PAYMENT", expected_version=3)
+    assert change.new_version == 4
+    assert not change.is_enrollment
+
+
+def test_an_unlisted_transition_is_a_conflict_naming_the_allowed_moves() -> None:
+    with pytest.raises(Conflict, match="allowed from 'SCREENING': AWAITING_PAYMENT, BLOCKED"):
+        decide(at("SCREENING"), "CONFIRMED", events_seen=frozenset(["PAYMENT_SUCCEEDED"]))
+
+
+def test_a_stage_without_transitions_listed_is_final() -> None:
+    with pytest.raises(Conflict, match="allowed from 'CANCELLED': none"):
+        decide(at("CANCELLED"), "SCREENING")
+
+
+def test_without_transitions_every_stage_may_follow_every_other() -> None:
+    assert decide(at("DONE"), "NEW", machine=FREE) is not None
+    assert decide(at("NEW"), "DONE", machine=FREE) is not None
+
+
+def test_a_move_to_the_current_stage_changes_nothing() -> None:
+    assert decide(at("SCREENING"), "SCREENING") is None
+    assert decide(at("BLOCKED"), "BLOCKED", is_person=False) is None
+
+
+# -- expected stage --------------------------------------------------------------------------
+
+
+def test_expected_stage_is_checked_before_anything_else_but_the_stage_name() -> None:
+    with pytest.raises(Conflict, match="stands in 'AWAITING_PAYMENT'"):
+        decide(at("AWAITING_PAYMENT"), "AWAITING_PAYMENT", expected_stage="SCREENING")
+    with pytest.raises(Conflict, match="not enrolled"):
+        decide(None, "SCREENING", expected_stage="SCREENING")
+    with pytest.raises(InvalidInput):
+        decide(at("SCREENING"), "LIMBO", expected_stage="BLOCKED")
+
+
+def test_a_matching_expected_stage_lets_the_move_through() -> None:
+    change = decide(at("SCREENING"), "AWAITING_PAYMENT", expected_stage="SCREENING")
+    assert change is not None
+    assert decide(at("SCREENING"), "SCREENING", expected_stage="SCREENING") is None
+
+
+# -- locked stages ---------------------------------------------------------------------------
+
+
+def test_automation_never_leaves_a_locked_stage() -> None:
+    with pytest.raises(Conflict, match="only a person"):
+        decide(at("BLOCKED"), "SCREENING", is_person=False, reason="rule fired")
+
+
+def test_a_person_leaves_a_locked_stage_only_with_a_reason() -> None:
+    with pytest.raises(Conflict, match="needs a reason"):
+        decide(at("BLOCKED"), "SCREENING", is_person=True)
+    assert decide(at("BLOCKED"), "SCREENING", is_person=True, reason="reviewed") is not None
+
+
+def test_leaving_a_locked_stage_still_follows_the_transitions() -> None:
+    with pytest.raises(Conflict, match="allowed from 'BLOCKED': SCREENING, CANCELLED"):
+        decide(at("BLOCKED"), "AWAITING_PAYMENT", reason="reviewed")
+
+
+def test_automation_may_enter_a_locked_stage() -> None:
+    assert decide(at("AWAITING_PAYMENT"), "BLOCKED", is_person=False) is not None
+
+
+@pytest.mark.parametrize("actor", ["automation", "monitor"])
+def test_automation_and_the_monitor_are_never_people(actor: str) -> None:
+    assert not is_person_actor(actor, is_person=True)
+    assert is_person_actor("6f1c2d3e-nurse", is_person=True)
+    assert not is_person_actor("6f1c2d3e-nurse", is_person=False)
+
+
+# -- guards ----------------------------------------------------------------------------------
+
+
+def test_a_guarded_stage_needs_every_required_event() -> None:
+    with pytest.raises(Conflict, match="FORM_SUBMISSION_COMPLETED, PAYMENT_SUCCEEDED"):
+        decide(at("AWAITING_PAYMENT"), "CONFIRMED")
+    with pytest.raises(Conflict, match="needs the patient to have had FORM_SUBMISSION_COMPLETED"):
+        decide(at("AWAITING_PAYMENT"), "CONFIRMED", events_seen=frozenset(["PAYMENT_SUCCEEDED"]))
+    seen = frozenset(["PAYMENT_SUCCEEDED", "FORM_SUBMISSION_COMPLETED", "OTHER"])
+    assert decide(at("AWAITING_PAYMENT"), "CONFIRMED", events_seen=seen) is not None
+
+
+def test_guards_hold_on_a_first_enrollment_too() -> None:
+    with pytest.raises(Conflict, match="PAYMENT_SUCCEEDED"):
+        decide(None, "CONFIRMED", is_person=True)
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def test_a_change_is_never_dated_at_or_before_the_stage_it_leaves() -> None:
+    later = T0 + timedelta(seconds=5)
+    assert change_time(later, at("SCREENING")) == later
+    assert change_time(T0, at("SCREENING")) == T0 + timedelta(microseconds=1)
+    assert change_time(T0 - timedelta(seconds=3), at("SCREENING")) > T0
+    assert change_time(T0, None) == T0
