@@ -1,0 +1,342 @@
+"""``python -m local_stack.server``: the whole HTTP API on one port, no Docker.
+
+Environment: ``PORT`` (default 3000), ``HOST`` (default 127.0.0.1), ``AWS_PORT`` (default
+PORT+1, the embedded moto server), ``JOURNEYS_LOCAL_JWT_SECRET`` (token signing secret),
+``LOCAL_STACK_PARENT_PID`` (optional: stop when that parent process is gone).
+
+Start-up: moto in a thread, the template's resources created in it, every function's
+environment merged into this process's, the built-in journeys imported for organization
+``demo``, then every HTTP route of the template served by calling the handlers in-process
+with API Gateway payload 2.0 events. Data lives in memory only. SIGINT/SIGTERM stop it
+cleanly (exit 0).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+
+from local_stack.embedded_aws import (
+    endpoint_url,
+    merged_function_environment,
+    provision,
+    start_moto,
+    use_fake_aws,
+)
+from local_stack.gateway import Gateway, HttpRequest, HttpResponse, json_response
+from local_stack.template import REPO_ROOT, load_template
+from local_stack.tokens import make_token
+
+OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
+BUILTIN_IMPORT_ORG = "demo"
+BUILTIN_IMPORT_ROUTE = ("POST", "/api/v1/journeys/import-builtin")
+# Headers the server itself sets from the body it writes.
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    aws_port: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        port = int(environ.get("PORT") or 3000)
+        return cls(
+            host=environ.get("HOST") or "127.0.0.1",
+            port=port,
+            aws_port=int(environ.get("AWS_PORT") or port + 1),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+# ---------------------------------------------------------------------------
+# Local-only routes: health, the OpenAPI document and Swagger UI
+# ---------------------------------------------------------------------------
+
+
+def _swagger_ui_dir() -> Path | None:
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        return None
+    return Path(str(swagger_ui_path))
+
+
+_SWAGGER_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Journeys API (local)</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: "/openapi.json",
+      dom_id: "#swagger-ui",
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "StandaloneLayout",
+      persistAuthorization: true
+    });
+  </script>
+</body>
+</html>
+"""
+
+
+def _file_response(path: Path, content_type: str | None = None) -> HttpResponse:
+    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return HttpResponse(200, [("content-type", content_type)], path.read_bytes())
+
+
+def _docs_response(path: str) -> HttpResponse:
+    assets = _swagger_ui_dir()
+    if assets is None:
+        return json_response(404, {"message": "swagger-ui-bundle is not installed"})
+    if path in ("/docs", "/docs/"):
+        return HttpResponse(
+            200, [("content-type", "text/html; charset=utf-8")], _SWAGGER_PAGE.encode()
+        )
+    name = path.removeprefix("/docs/")
+    # Only files directly in the bundle's folder: no way out of it through "..".
+    if "/" not in name and (assets / name).is_file():
+        return _file_response(assets / name)
+    return json_response(404, {"message": "Not Found"})
+
+
+def _openapi_response() -> HttpResponse:
+    if not OPENAPI_PATH.is_file():
+        return json_response(404, {"message": "docs/openapi.json does not exist yet"})
+    return _file_response(OPENAPI_PATH, "application/json")
+
+
+def local_response(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a local-only route, or None for the API's own routes."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    path = request.raw_path
+    if path == "/_local/health":
+        return json_response(200, {"status": "ok"})
+    if path == "/openapi.json":
+        return _openapi_response()
+    if path == "/docs" or path.startswith("/docs/"):
+        return _docs_response(path)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------
+
+
+class LocalStackHttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # an in-flight request must not hold up shutdown
+
+    def __init__(self, settings: Settings, gateway: Gateway):
+        self.settings = settings
+        self.gateway = gateway
+        super().__init__((settings.host, settings.port), LocalStackRequestHandler)
+
+
+class LocalStackRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients of API Gateway get
+    server_version = "journeys-local"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        try:
+            response = self._respond()
+        except ValueError:  # an unreadable Content-Length or chunk size
+            self.close_connection = True
+            response = json_response(400, {"message": "Bad Request"})
+        except Exception:  # a local-stack bug: answer like the gateway would, and show it
+            traceback.print_exc(file=sys.stderr)
+            response = json_response(500, {"message": "Internal Server Error"})
+        self._write(response)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        print(f"{self.command} {self.path} {response.status} {elapsed_ms:.1f}ms", file=sys.stderr)
+
+    def _respond(self) -> HttpResponse:
+        request = HttpRequest(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=self._read_body(),
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        gateway = cast(LocalStackHttpServer, self.server).gateway
+        return local_response(request) or gateway.handle(request)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked_body()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked_body(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers, up to the blank line
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF closing the chunk
+
+    def _write(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: ``_dispatch`` logs one line per request itself."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        print(f"{self.address_string()} {format % args}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Start-up and shutdown
+# ---------------------------------------------------------------------------
+
+
+def import_builtin_journeys(gateway: Gateway, settings: Settings) -> None:
+    """Seed organization ``demo`` through the real route, so it goes through the handler."""
+    method, path = BUILTIN_IMPORT_ROUTE
+    if not gateway.has_route(f"{method} {path}"):
+        return
+    token = make_token(org=BUILTIN_IMPORT_ORG, roles=("admin", "staff"))
+    request = HttpRequest(
+        method,
+        path,
+        headers=[
+            ("Host", f"{settings.host}:{settings.port}"),
+            ("Authorization", f"Bearer {token}"),
+            ("Content-Type", "application/json"),
+            ("User-Agent", "local-stack-startup"),
+        ],
+        body=b"{}",
+    )
+    try:
+        response = gateway.handle(request)
+    except Exception as error:  # keep serving: the API is still useful without the seed data
+        print(f"WARNING: importing built-in journeys failed: {error!r}", file=sys.stderr)
+        return
+    if response.status >= 300:
+        print(
+            f"WARNING: importing built-in journeys for {BUILTIN_IMPORT_ORG!r} answered "
+            f"{response.status}: {response.body[:500]!r}",
+            file=sys.stderr,
+        )
+    else:
+        print(f"Imported the built-in journeys for organization {BUILTIN_IMPORT_ORG!r}")
+
+
+def _banner(settings: Settings, gateway: Gateway) -> str:
+    token = make_token(org=BUILTIN_IMPORT_ORG, roles=("admin", "staff"))
+    url = settings.base_url
+    routes = "\n".join(f"    {route.route_key}" for route in gateway.routes)
+    return f"""
+------------------------------------------------------------------------
+Journeys local stack (no Docker; embedded AWS on {endpoint_url(settings.aws_port)})
+  API      {url}
+  Docs     {url}/docs   (OpenAPI: {url}/openapi.json)
+  Health   {url}/_local/health
+  Routes
+{routes}
+
+Token for org {BUILTIN_IMPORT_ORG!r}, roles admin,staff (valid 8 h):
+curl -H "Authorization: Bearer {token}" {url}/api/v1/journeys
+
+Another token: python -m local_stack.tokens --org demo --roles admin,staff
+------------------------------------------------------------------------"""
+
+
+def _orphaned(environ: Mapping[str, str]) -> bool:
+    """Whether the parent named by LOCAL_STACK_PARENT_PID (set by test fixtures) has died:
+    a killed test run must not leave a server behind holding its ports."""
+    parent = environ.get("LOCAL_STACK_PARENT_PID")
+    return bool(parent) and os.getppid() != int(parent or 0)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+
+def serve(settings: Settings, stop: threading.Event) -> int:
+    template = load_template()
+    gateway = Gateway(template)
+    moto = start_moto(settings.aws_port)
+    try:
+        use_fake_aws(endpoint_url(settings.aws_port))
+        resources = provision(template=template)
+        os.environ.update(merged_function_environment(template, resources))
+        # Bound before seeding so the port is ours; requests meanwhile wait in the backlog.
+        httpd = LocalStackHttpServer(settings, gateway)
+        try:
+            serving = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
+            serving.start()
+            import_builtin_journeys(gateway, settings)
+            print(_banner(settings, gateway))
+            print(f"local stack ready on {settings.base_url}", flush=True)
+            while not stop.wait(0.5):
+                if _orphaned(os.environ):
+                    print("the process that started the local stack is gone", flush=True)
+                    break
+            print("local stack stopping", flush=True)
+            httpd.shutdown()
+        finally:
+            httpd.server_close()
+    finally:
+        moto.stop()
+    return 0
+
+
+def main() -> int:
+    settings = Settings.from_environ(os.environ)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        return serve(settings, stop)
+    except OSError as error:
+        print(f"local stack could not start: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The local stack (``python -m local_stack.server``) as a session fixture, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.embedded_aws import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_SECONDS = 60
+SHUTDOWN_TIMEOUT_SECONDS = 10
+
+# Loopback only: an HTTP proxy from the environment must not see these requests.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class LocalStack:
+    base_url: str
+    port: int
+    aws_port: int
+    log_path: Path
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30,
+    ) -> Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        if json is not None:
+            data = _json_dumps(json).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        request = urllib.request.Request(
+            self.base_url + path, data=data, headers=all_headers, method=method
+        )
+        try:
+            with _DIRECT.open(request, timeout=timeout) as reply:
+                return Response(reply.status, dict(reply.headers.items()), reply.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, dict(error.headers.items()), error.read())
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with _DIRECT.open(base_url + "/_local/health", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], stack: LocalStack) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the local stack exited with {process.returncode}:\n{stack.log()}")
+        if _healthy(stack.base_url):
+            return
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(
+        f"the local stack was not healthy within {STARTUP_TIMEOUT_SECONDS}s:\n{stack.log()}"
+    )
+
+
+def _stack_environment(port: int, aws_port: int) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment.update(
+        {
+            "PORT": str(port),
+            "AWS_PORT": str(aws_port),
+            "HOST": "127.0.0.1",
+            "CI": "true",
+            "PYTHONUNBUFFERED": "1",
+            # If this test run is killed, the server notices and stops on its own.
+            "LOCAL_STACK_PARENT_PID": str(os.getpid()),
+        }
+    )
+    return environment
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    port, aws_port = free_port(), free_port()
+    while aws_port == port:
+        aws_port = free_port()
+    environment = _stack_environment(port, aws_port)
+    log_path = tmp_path_factory.mktemp("local_stack") / "server.log"
+    stack = LocalStack(f"http://127.0.0.1:{port}", port, aws_port, log_path, environment)
+    with log_path.open("wb") as log:
+        # Output goes to a file: a pipe nobody reads would fill up and block the server.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack.server"],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_healthy(process, stack)
+            yield stack
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                returncode = process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                pytest.fail(f"the local stack ignored SIGTERM for {SHUTDOWN_TIMEOUT_SECONDS}s")
+    assert returncode == 0, f"the local stack exited with {returncode}:\n{stack.log()}"
