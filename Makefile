@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt shared/requirements.txt
+$(STAMP): requirements-dev.txt shared/requirements.txt client/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed (set PYTHON=python3.x)") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -36,7 +36,7 @@ test: lint ## Lint, then run every test tier (unit, integration on moto, e2e on 
 lint: $(STAMP) ## ruff (lint + format check), mypy and cfn-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions local_stack benchmarks
+	$(BIN)/mypy shared functions local_stack benchmarks client
 	$(BIN)/cfn-lint template.yaml
 
 format: $(STAMP) ## Fix what ruff can fix

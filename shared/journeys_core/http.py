@@ -104,11 +104,11 @@ def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list
     for error in errors:
         loc = [str(p) for p in error.get("loc", ())]
         where = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
-        where = where or (loc[0] if loc else "request")
         msg = str(error.get("msg") or error.get("type", "invalid")).removeprefix("Value error, ")
         field, _, rest = msg.partition(": ")
         if rest and " " not in field:  # our validators say "field: problem"
             where, msg = f"{where}.{field}" if where else field, rest
+        where = where or (loc[0] if loc else "request")
         if error.get("type") == "json_invalid":
             msg = "the body is not valid JSON"
             where = "body"
