@@ -6,6 +6,9 @@ Modules:
     gateway   -- API Gateway HTTP API (payload v2.0) emulation with a JWT authorizer
     tokens    -- development JWTs the gateway accepts
     embedded_aws -- moto in a thread, fake credentials, the functions' merged environment
-    server    -- ``python -m local_stack.server``: the whole API on one port
+    event_sources -- DynamoDB streams, SQS queues, EventBridge rules and schedules delivered
+                     to the functions by pollers, as Lambda's event sources deliver them
+    lambda_events -- the events Lambda hands functions for those sources; schedule expressions
+    server    -- ``python -m local_stack.server``: the whole API on one port, and the pollers
     invoke    -- ``python -m local_stack.invoke``: the Docker-free ``sam local invoke``
 """

@@ -2,17 +2,21 @@
 
 Environment: ``PORT`` (default 3000), ``HOST`` (default 127.0.0.1), ``AWS_PORT`` (default
 PORT+1, the embedded moto server), ``JOURNEYS_LOCAL_JWT_SECRET`` (token signing secret),
-``LOCAL_STACK_PARENT_PID`` (optional: stop when that parent process is gone).
+``LOCAL_STACK_PARENT_PID`` (optional: stop when that parent process is gone),
+``LOCAL_SCHEDULES`` (``on`` by default: the template's schedules fire in real time; ``off``).
 
 Start-up: moto in a thread, the template's resources created in it, every function's
 environment merged into this process's, the built-in journeys imported for organization
 ``demo``, then every HTTP route of the template served by calling the handlers in-process
-with API Gateway payload 2.0 events. Data lives in memory only. SIGINT/SIGTERM stop it
-cleanly (exit 0).
+with API Gateway payload 2.0 events. The functions' other event sources (DynamoDB streams,
+SQS queues, EventBridge rules, schedules) are delivered by pollers in daemon threads
+(``local_stack.event_sources``). Data lives in memory only. SIGINT/SIGTERM stop it cleanly
+(exit 0).
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import os
 import signal
@@ -34,7 +38,9 @@ from local_stack.embedded_aws import (
     start_moto,
     use_fake_aws,
 )
+from local_stack.event_sources import EventSources, UnknownSchedule, discover, schedules_enabled
 from local_stack.gateway import Gateway, HttpRequest, HttpResponse, json_response
+from local_stack.lambda_events import error_payload, parse_time
 from local_stack.template import REPO_ROOT, load_template
 from local_stack.tokens import make_token
 
@@ -43,6 +49,10 @@ BUILTIN_IMPORT_ORG = "demo"
 BUILTIN_IMPORT_ROUTE = ("POST", "/api/v1/journeys/import-builtin")
 # Headers the server itself sets from the body it writes.
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+EVENTS_STATUS_PATH = "/_local/events/status"
+SCHEDULES_PATH = "/_local/schedules/"
+# How long SIGTERM waits for the event pollers (a running function cannot be interrupted).
+EVENT_SOURCES_STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -129,13 +139,44 @@ def _openapi_response() -> HttpResponse:
     return _file_response(OPENAPI_PATH, "application/json")
 
 
-def local_response(request: HttpRequest) -> HttpResponse | None:
+def _fire_schedule(request: HttpRequest, events: EventSources) -> HttpResponse:
+    """``POST /_local/schedules/{name}`` (optional body ``{"time": "<ISO 8601>"}``): run the
+    schedule's function once now, as if it fired at that time; answer with its result (502
+    and Lambda's error object if it raised)."""
+    name = request.raw_path.removeprefix(SCHEDULES_PATH)
+    try:
+        body = json.loads(request.body or b"{}")
+        moment = body.get("time") if isinstance(body, dict) else None
+        when = parse_time(str(moment)) if moment else None
+    except (ValueError, TypeError) as invalid:
+        return json_response(400, {"message": f'the body must be {{"time": ISO 8601}}: {invalid}'})
+    try:
+        schedule, _, result, failure = events.fire_schedule(name, when)
+    except UnknownSchedule as unknown:
+        return json_response(404, {"message": unknown.args[0]})
+    headers = [("x-local-schedule", schedule.id)]
+    if failure is not None:
+        return json_response(
+            502, error_payload(failure), [*headers, ("x-amz-function-error", "Unhandled")]
+        )
+    return HttpResponse(
+        200,
+        [("content-type", "application/json"), *headers],
+        json.dumps(result, default=str).encode(),
+    )
+
+
+def local_response(request: HttpRequest, events: EventSources | None = None) -> HttpResponse | None:
     """The answer to a local-only route, or None for the API's own routes."""
+    path = request.raw_path
+    if events is not None and path.startswith(SCHEDULES_PATH) and request.method == "POST":
+        return _fire_schedule(request, events)
     if request.method not in ("GET", "HEAD"):
         return None
-    path = request.raw_path
     if path == "/_local/health":
         return json_response(200, {"status": "ok"})
+    if path == EVENTS_STATUS_PATH and events is not None:
+        return json_response(200, events.status())
     if path == "/openapi.json":
         return _openapi_response()
     if path == "/docs" or path.startswith("/docs/"):
@@ -151,9 +192,10 @@ def local_response(request: HttpRequest) -> HttpResponse | None:
 class LocalStackHttpServer(ThreadingHTTPServer):
     daemon_threads = True  # an in-flight request must not hold up shutdown
 
-    def __init__(self, settings: Settings, gateway: Gateway):
+    def __init__(self, settings: Settings, gateway: Gateway, events: EventSources | None = None):
         self.settings = settings
         self.gateway = gateway
+        self.events = events
         super().__init__((settings.host, settings.port), LocalStackRequestHandler)
 
 
@@ -189,8 +231,8 @@ class LocalStackRequestHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
-        gateway = cast(LocalStackHttpServer, self.server).gateway
-        return local_response(request) or gateway.handle(request)
+        server = cast(LocalStackHttpServer, self.server)
+        return local_response(request, server.events) or server.gateway.handle(request)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -263,10 +305,12 @@ def import_builtin_journeys(gateway: Gateway, settings: Settings) -> None:
         print(f"Imported the built-in journeys for organization {BUILTIN_IMPORT_ORG!r}")
 
 
-def _banner(settings: Settings, gateway: Gateway) -> str:
+def _banner(settings: Settings, gateway: Gateway, events: EventSources) -> str:
     token = make_token(org=BUILTIN_IMPORT_ORG, roles=("admin", "staff"))
     url = settings.base_url
     routes = "\n".join(f"    {route.route_key}" for route in gateway.routes)
+    sources = "\n".join(f"    {source.kind:<18} {source.id}" for source in events.plan.sources)
+    schedules = "on" if events.schedules_on else "off (LOCAL_SCHEDULES=off)"
     return f"""
 ------------------------------------------------------------------------
 Journeys local stack (no Docker; embedded AWS on {endpoint_url(settings.aws_port)})
@@ -275,6 +319,9 @@ Journeys local stack (no Docker; embedded AWS on {endpoint_url(settings.aws_port
   Health   {url}/_local/health
   Routes
 {routes}
+  Events   {url}{EVENTS_STATUS_PATH}   (schedules {schedules}; fire one:
+           curl -X POST {url}{SCHEDULES_PATH}<schedule>)
+{sources}
 
 Token for org {BUILTIN_IMPORT_ORG!r}, roles admin,staff (valid 8 h):
 curl -H "Authorization: Bearer {token}" {url}/api/v1/journeys
@@ -306,21 +353,30 @@ def serve(settings: Settings, stop: threading.Event) -> int:
         use_fake_aws(endpoint_url(settings.aws_port))
         resources = provision(template=template)
         os.environ.update(merged_function_environment(template, resources))
+        events = EventSources(
+            discover(template, resources),
+            endpoint_url(settings.aws_port),
+            schedules=schedules_enabled(os.environ),
+        )
+        events.setup()  # each rule with a function target gets its queue before any event
         # Bound before seeding so the port is ours; requests meanwhile wait in the backlog.
-        httpd = LocalStackHttpServer(settings, gateway)
+        httpd = LocalStackHttpServer(settings, gateway, events)
         try:
+            events.start()  # before serving: a healthy stack delivers its events
             serving = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
             serving.start()
             import_builtin_journeys(gateway, settings)
-            print(_banner(settings, gateway))
+            print(_banner(settings, gateway, events))
             print(f"local stack ready on {settings.base_url}", flush=True)
             while not stop.wait(0.5):
                 if _orphaned(os.environ):
                     print("the process that started the local stack is gone", flush=True)
                     break
             print("local stack stopping", flush=True)
+            events.stop(EVENT_SOURCES_STOP_SECONDS)
             httpd.shutdown()
         finally:
+            events.stop(0)  # already stopped on the way out; here for the exceptional paths
             httpd.server_close()
     finally:
         moto.stop()

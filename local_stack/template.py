@@ -555,6 +555,44 @@ def _create_event_bus(
     return _local_resource(name, arn, ref=name)
 
 
+# Target services moto's EventBridge delivers to itself. Lambda targets are left out: moto
+# raises on them at PutEvents time (failing the publisher's call); local_stack.event_sources
+# gives each function target a queue of its own and invokes the function from it.
+MOTO_DELIVERED_TARGET_SERVICES = ("sqs", "logs", "events")
+
+
+def target_service(arn: str) -> str:
+    """The service of a target ARN (``arn:aws:sqs:...`` -> ``sqs``)."""
+    parts = arn.split(":", 3)
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _create_events_rule(
+    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
+) -> LocalResource:
+    events = client_for("events")
+    properties = resolver.resolve(_properties(resource))
+    rule_name = str(properties.get("Name") or name)
+    bus = str(properties.get("EventBusName") or "default")
+    rule: dict[str, Any] = {"Name": rule_name, "EventBusName": bus}
+    for key in ("EventPattern", "ScheduleExpression"):
+        if key in properties:
+            value = properties[key]
+            rule[key] = value if isinstance(value, str) else json.dumps(value)
+    for key in ("State", "Description", "RoleArn"):
+        if key in properties:
+            rule[key] = as_string(properties[key])
+    arn = events.put_rule(**rule)["RuleArn"]  # PutRule creates or updates: idempotent
+    targets = [
+        dict(target)
+        for target in properties.get("Targets") or []
+        if target_service(str(target.get("Arn", ""))) in MOTO_DELIVERED_TARGET_SERVICES
+    ]
+    if targets:
+        events.put_targets(Rule=rule_name, EventBusName=bus, Targets=targets)
+    return _local_resource(rule_name, arn, ref=rule_name, EventBusName=bus)
+
+
 def _create_sns_topic(
     client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
 ) -> LocalResource:
@@ -591,6 +629,7 @@ RESOURCE_KINDS: dict[str, ResourceCreator] = {
     "AWS::Serverless::SimpleTable": _create_dynamodb_table,
     "AWS::SQS::Queue": _create_sqs_queue,
     "AWS::Events::EventBus": _create_event_bus,
+    "AWS::Events::Rule": _create_events_rule,
     "AWS::SNS::Topic": _create_sns_topic,
     "AWS::S3::Bucket": _create_s3_bucket,
 }

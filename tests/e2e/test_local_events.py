@@ -1,0 +1,283 @@
+"""The local stack delivers events to functions as AWS would: a stage move over HTTP goes
+through the journey log's stream to the publisher and out on the bus; a domain event on the
+bus reaches the automation engine through its queue; schedules fire by hand."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from local_stack.template import DEFAULT_PREFIX, functions, load_template, resources_of_type
+from local_stack.tokens import make_token
+from tests.e2e.conftest import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE_SECONDS = 20
+DEMO_ORG = "demo"  # the organization the stack imports the built-in journeys for
+JOURNEY = "retreat_ibiza_2025"
+
+
+def _aws(local_stack: LocalStack, service: str) -> Any:
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{local_stack.aws_port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _bus_name() -> str:
+    """The service's bus, as the local stack names template resources."""
+    buses = resources_of_type(load_template(), "AWS::Events::EventBus")
+    assert len(buses) == 1, f"expected one bus in the template, found {sorted(buses)}"
+    return f"{DEFAULT_PREFIX}-{next(iter(buses))}"
+
+
+def _function_with_event(event_type: str, folder: str) -> str | None:
+    """The logical id of the function in ``functions/<folder>`` if it has an event of that
+    type in the template (issues 5 and 6 add them), else None."""
+    for info in functions(load_template()).values():
+        if info.function_dir == folder and any(
+            event.get("Type") == event_type for event in info.events.values()
+        ):
+            return info.logical_id
+    return None
+
+
+def _eventually(probe: Callable[[], Any], what: str, seconds: float = DEADLINE_SECONDS) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"not within {seconds}s: {what}")
+
+
+def _at_least(count: int, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    return items if len(items) >= count else None
+
+
+@pytest.fixture
+def bus_listener(local_stack: LocalStack) -> Iterator[Callable[[dict[str, Any]], Any]]:
+    """Our own rule -> SQS queue on the service's bus; yields a function that, given an event
+    pattern, returns a reader of the events the rule delivers."""
+    events, sqs = _aws(local_stack, "events"), _aws(local_stack, "sqs")
+    bus = _bus_name()
+    created: list[tuple[str, str]] = []
+
+    def listen(pattern: dict[str, Any]) -> Callable[[], list[dict[str, Any]]]:
+        name = f"e2e-listener-{uuid.uuid4().hex[:12]}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+        created.append((name, url))
+        received: list[dict[str, Any]] = []
+
+        def read() -> list[dict[str, Any]]:
+            reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in reply.get("Messages") or []:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return list(received)
+
+        return read
+
+    yield listen
+    for name, url in created:
+        events.remove_targets(Rule=name, EventBusName=bus, Ids=["queue"])
+        events.delete_rule(Name=name, EventBusName=bus)
+        sqs.delete_queue(QueueUrl=url)
+
+
+def _status(local_stack: LocalStack) -> dict[str, Any]:
+    response = local_stack.request("GET", "/_local/events/status")
+    assert response.status == 200
+    sources: dict[str, Any] = response.json()["sources"]
+    return sources
+
+
+def test_status_lists_every_event_source_of_the_template(local_stack: LocalStack) -> None:
+    sources = _status(local_stack)
+
+    publisher = _function_with_event("DynamoDB", "stage_change_publisher")
+    assert publisher is not None
+    stream_sources = [s for s in sources.values() if s["function"] == publisher]
+    assert [s["kind"] for s in stream_sources] == ["DynamoDB"]
+    assert stream_sources[0]["running"] is True
+    assert stream_sources[0]["source"].startswith("arn:aws:dynamodb:")
+    assert "/stream/" in stream_sources[0]["source"]
+
+
+def test_a_stage_move_is_announced_on_the_bus(
+    local_stack: LocalStack, bus_listener: Callable[[dict[str, Any]], Any]
+) -> None:
+    patient = f"e2e-events-{uuid.uuid4().hex[:10]}"
+    read = bus_listener(
+        {
+            "source": ["journeys.service"],
+            "detail-type": ["JOURNEY_STAGE_CHANGED"],
+            "detail": {"patient_id": [patient]},
+        }
+    )
+    token = make_token(org=DEMO_ORG, roles=("staff",))
+    path = f"/api/v1/patients/{patient}/journey"
+
+    enrolled = local_stack.request(
+        "PATCH", path, token=token, json={"key": JOURNEY, "status": "SCREENING_PENDING"}
+    )
+    assert enrolled.status == 200, enrolled.body
+    moved = local_stack.request(
+        "PATCH",
+        path,
+        token=token,
+        json={
+            "key": JOURNEY,
+            "status": "SCREENING_COMPLETED",
+            "expected_stage": "SCREENING_PENDING",
+        },
+    )
+    assert moved.status == 200, moved.body
+
+    announced = _eventually(lambda: _at_least(2, read()), "two JOURNEY_STAGE_CHANGED")
+    by_stage = {event["detail"]["to_stage"]: event for event in announced}
+    assert set(by_stage) == {"SCREENING_PENDING", "SCREENING_COMPLETED"}
+    move = by_stage["SCREENING_COMPLETED"]
+    assert move["detail"]["from_stage"] == "SCREENING_PENDING"
+    assert move["detail"]["organization_id"] == DEMO_ORG
+    assert move["detail"]["journey_key"] == JOURNEY
+    # The envelope EventBridge gives a rule's target, account included.
+    assert {"version", "id", "detail-type", "source", "account", "time", "region"} <= set(move)
+    assert move["account"] == "123456789012"
+    publisher = next(
+        status
+        for status in _status(local_stack).values()
+        if status["kind"] == "DynamoDB" and status["function"] == "StageChangePublisherFunction"
+    )
+    assert publisher["deliveries"] >= 1
+    assert publisher["last_error"] is None, publisher
+
+
+def test_a_domain_event_on_the_bus_reaches_the_automation_engine(local_stack: LocalStack) -> None:
+    automation = _function_with_event("SQS", "automation")
+    if automation is None:
+        pytest.skip("the automation function has no SQS source in template.yaml yet (issue 6)")
+    source_id = next(
+        source_id
+        for source_id, status in _status(local_stack).items()
+        if status["function"] == automation and status["kind"] == "SQS"
+    )
+    before = _status(local_stack)[source_id]["records"]
+    event_id = f"e2e-pay-{uuid.uuid4().hex[:10]}"
+
+    put = _aws(local_stack, "events").put_events(
+        Entries=[
+            {
+                "EventBusName": _bus_name(),
+                "Source": "payments.e2e",
+                "DetailType": "PAYMENT_SUCCEEDED",
+                "Detail": json.dumps(
+                    {
+                        "organization_id": f"e2e-org-{uuid.uuid4().hex[:8]}",
+                        "patient_id": "e2e-patient-1",
+                        "event_id": event_id,
+                        "payload": {"amount": 1200, "currency": "EUR"},
+                    }
+                ),
+            }
+        ]
+    )
+    assert put["FailedEntryCount"] == 0
+
+    delivered = _eventually(
+        lambda: (status := _status(local_stack)[source_id])["records"] > before and status,
+        f"{source_id} receiving the PAYMENT_SUCCEEDED event",
+    )
+    assert delivered["deliveries"] >= 1
+    assert delivered["last_delivery_at"]
+
+
+def test_a_schedule_fires_by_hand(local_stack: LocalStack) -> None:
+    monitor = _function_with_event("ScheduleV2", "stale_monitor") or _function_with_event(
+        "Schedule", "stale_monitor"
+    )
+    if monitor is None:
+        pytest.skip("the stale monitor has no schedule in template.yaml yet (issue 5)")
+
+    response = local_stack.request(
+        "POST", f"/_local/schedules/{monitor}", json={"time": "2026-11-21T10:00:00Z"}
+    )
+
+    assert response.status == 200, response.body
+    result = response.json()
+    assert isinstance(result, dict)
+    assert result.get("complete") is True
+    status = _status(local_stack)[response.headers["x-local-schedule"]]
+    assert status["function"] == monitor
+    assert status["deliveries"] >= 1
+
+
+def test_an_unknown_schedule_is_404(local_stack: LocalStack) -> None:
+    response = local_stack.request("POST", "/_local/schedules/NoSuchSchedule")
+
+    assert response.status == 404
+    assert "NoSuchSchedule" in response.json()["message"]
+
+
+def test_a_bad_schedule_time_is_400(local_stack: LocalStack) -> None:
+    response = local_stack.request("POST", "/_local/schedules/anything", json={"time": "yesterday"})
+
+    assert response.status == 400
+
+
+def test_a_rule_with_a_function_target_invokes_it(local_stack: LocalStack) -> None:
+    """A stage timeout whose action sends email reaches the notifier through its rule (issue
+    5); whatever the notifier makes of it, it was invoked with the event."""
+    notifier = _function_with_event("EventBridgeRule", "notifier")
+    if notifier is None:
+        pytest.skip("the notifier has no EventBridgeRule in template.yaml yet (issue 5)")
+    source_id = next(
+        source_id
+        for source_id, status in _status(local_stack).items()
+        if status["function"] == notifier and status["kind"] == "EventBridgeRule"
+    )
+    before = _status(local_stack)[source_id]
+    detail = {
+        "organization_id": f"e2e-org-{uuid.uuid4().hex[:8]}",
+        "patient_id": "e2e-patient-2",
+        "journey_key": JOURNEY,
+        "stage": "AWAITING_PAYMENT",
+        "hours_stale": 49.5,
+        "action": "send_payment_reminder",
+        "email_subject": "Reminder",
+        "event_id": f"timeout-{uuid.uuid4().hex}",
+    }
+
+    _aws(local_stack, "events").put_events(
+        Entries=[
+            {
+                "EventBusName": _bus_name(),
+                "Source": "journeys.service",
+                "DetailType": "JOURNEY_STAGE_TIMEOUT",
+                "Detail": json.dumps(detail),
+            }
+        ]
+    )
+
+    def invoked() -> dict[str, Any] | None:
+        status: dict[str, Any] = _status(local_stack)[source_id]
+        touched = status["deliveries"] + status["failures"]
+        return status if touched > before["deliveries"] + before["failures"] else None
+
+    _eventually(invoked, f"{source_id} invoking {notifier}")
