@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 
 from benchmarks.rows import Row
 
-MODULES = ["bench_cold_start", "bench_dynamodb_calls", "bench_timeline"]
+MODULES = [
+    "bench_cold_start",
+    "bench_dynamodb_calls",
+    "bench_timeline",
+    "bench_monitor",
+    "bench_analytics",
+]
 
 
 def _format(value: float | None, digits: int = 2) -> str:

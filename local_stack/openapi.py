@@ -6,11 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local_stack.lambdas import load_handler
-from local_stack.template import REPO_ROOT, functions, http_routes, load_template
+from local_stack.template import REPO_ROOT, Route, functions, http_routes, load_template
+
+if TYPE_CHECKING:
+    from journeys_core.http import ErrorResponse
 
 TITLE = "Journeys API"
 VERSION = "1.0.0"
@@ -43,30 +47,50 @@ def build_document() -> dict[str, Any]:
         for kind, entries in schema.get("components", {}).items():
             components.setdefault(kind, {}).update(entries)
     document["paths"] = dict(sorted(document.get("paths", {}).items()))
-    _describe_errors(document)
+    _describe_answers(document, {route.route_key: route for route in http_routes(template)})
     return document
 
 
-def _describe_errors(document: dict[str, Any]) -> None:
+def _describe_answers(document: dict[str, Any], routes: Mapping[str, Route]) -> None:
     """Every operation documents the error answers the service gives (journeys_core.http),
     with our error body instead of Powertools' default 422 schema (whose ``msg`` we never
-    send)."""
+    send); routes without the JWT authorizer (template.yaml) need no token and never answer
+    401 or 403; a 204 has no body."""
     from journeys_core.http import ERROR_RESPONSES
 
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for _, model in ERROR_RESPONSES.values():
-        schemas[model.__name__] = model.model_json_schema(ref_template=REF + "{model}")
+    for answer in ERROR_RESPONSES.values():
+        for model in answer.bodies:
+            schemas[model.__name__] = model.model_json_schema(ref_template=REF + "{model}")
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
-    for operations in document["paths"].values():
-        for operation in operations.values():
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            authenticated = routes[f"{method.upper()} {path}"].auth
+            if not authenticated:
+                operation["security"] = []  # public: overrides the document's default
             responses = operation.setdefault("responses", {})
-            for status, (description, model) in ERROR_RESPONSES.items():
-                responses[str(status)] = {
-                    "description": description,
-                    "content": {"application/json": {"schema": {"$ref": REF + model.__name__}}},
-                }
+            if "204" in responses:
+                responses["204"].pop("content", None)
+            for status, answer in ERROR_RESPONSES.items():
+                if answer.authenticated_only and not authenticated:
+                    responses.pop(str(status), None)
+                    continue
+                responses[str(status)] = _error_response(answer)
             operation["responses"] = dict(sorted(responses.items()))
+
+
+def _error_response(answer: ErrorResponse) -> dict[str, Any]:
+    refs = [{"$ref": REF + model.__name__} for model in answer.bodies]
+    described: dict[str, Any] = {
+        "description": answer.description,
+        "content": {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}},
+    }
+    if answer.headers:
+        described["headers"] = {
+            name: {"required": True, "schema": {"type": "string"}} for name in answer.headers
+        }
+    return described
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -345,6 +345,15 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, request_stop)
 
 
+def verify_sender(address: str | None) -> None:
+    """SES sends only from verified identities: locally, the configured sender is one, so
+    timeout reminders and automation emails really go out (into moto's SES record)."""
+    if address:
+        import boto3
+
+        boto3.client("ses").verify_email_identity(EmailAddress=address)
+
+
 def serve(settings: Settings, stop: threading.Event) -> int:
     template = load_template()
     gateway = Gateway(template)
@@ -353,6 +362,7 @@ def serve(settings: Settings, stop: threading.Event) -> int:
         use_fake_aws(endpoint_url(settings.aws_port))
         resources = provision(template=template)
         os.environ.update(merged_function_environment(template, resources))
+        verify_sender(os.environ.get("NOTIFICATION_SENDER"))
         events = EventSources(
             discover(template, resources),
             endpoint_url(settings.aws_port),

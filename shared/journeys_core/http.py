@@ -7,12 +7,14 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel
 
 from journeys_core.errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized
@@ -118,22 +120,45 @@ def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list
 
 
 class JourneysResolver(APIGatewayHttpResolver):
-    """An HTTP API resolver that refuses oversized bodies before parsing anything."""
+    """An HTTP API resolver that refuses oversized and non-JSON bodies before parsing anything."""
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        body = event.get("body") or ""
-        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
-        limit = get_settings().max_body_bytes
-        if size > limit:
-            return {
-                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": json.dumps(
-                    error_body(413, f"the body is over {limit} bytes", "payload_too_large")
-                ),
-                "isBase64Encoded": False,
-            }
+        refusal = _refuse_body(event)
+        if refusal is not None:
+            return refusal
         return super().resolve(event, context)
+
+
+def _refuse_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """413 for a body over the limit; 415 for a body declared as anything but JSON (the API
+    takes JSON only; Powertools would try to parse forms and multipart, and raise on a
+    multipart type without a boundary)."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    limit = get_settings().max_body_bytes
+    if size > limit:
+        return _raw_error(413, f"the body is over {limit} bytes", "payload_too_large")
+    headers = {str(key).lower(): value for key, value in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type") or "")
+    if body and content_type and not _is_json(content_type):
+        return _raw_error(415, UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    return None
+
+
+UNSUPPORTED_MEDIA_TYPE = "the body must be JSON (Content-Type: application/json)"
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == content_types.APPLICATION_JSON
+
+
+def _raw_error(status: int, message: str, code: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(error_body(status, message, code)),
+        "isBase64Encoded": False,
+    }
 
 
 def build_resolver() -> JourneysResolver:
@@ -153,6 +178,12 @@ def build_resolver() -> JourneysResolver:
     def _validation_error(error: RequestValidationError) -> Response:
         message, detail = _describe_validation_errors(list(error.errors()))
         return _json_response(422, error_body(422, message, "validation_error", detail=detail))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(error: RequestUnsupportedContentType) -> Response:
+        return _json_response(
+            415, error_body(415, UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        )
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(error: UnicodeDecodeError) -> Response:
@@ -177,15 +208,48 @@ class ValidationErrorBody(ErrorBody):
     detail: list[dict[str, Any]] = []
 
 
+class GatewayErrorBody(BaseModel):
+    """What API Gateway answers by itself, before any function runs: ``{"message"}`` (401
+    from the JWT authorizer; 404 for a path no route matches, e.g. an empty path parameter)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    description: str
+    bodies: tuple[type[BaseModel], ...]
+    headers: tuple[str, ...] = ()  # headers the answer always carries
+    authenticated_only: bool = False  # given only on routes behind the JWT authorizer
+
+
 # What any route may answer besides its success: documented once, applied to every
-# operation of the OpenAPI document.
-ERROR_RESPONSES: dict[int, tuple[str, type[BaseModel]]] = {
-    400: ("The body is not UTF-8 text or could not be decoded", ErrorBody),
-    401: ("Missing, badly signed or expired token (answered by the JWT authorizer)", ErrorBody),
-    403: ("The token lacks an organization or the role this needs", ErrorBody),
-    404: ("No such object in the caller's organization", ErrorBody),
-    409: ("Conflict: duplicate name, changed meanwhile, move not allowed", ErrorBody),
-    413: ("The body is over the size limit", ErrorBody),
-    422: ("Validation error naming the field", ValidationErrorBody),
-    503: ("AWS throttled the request; nothing was written, retry", ErrorBody),
+# operation of the OpenAPI document (local_stack/openapi.py).
+ERROR_RESPONSES: dict[int, ErrorResponse] = {
+    400: ErrorResponse("The body is not UTF-8 text or could not be decoded", (ErrorBody,)),
+    401: ErrorResponse(
+        "Missing, badly signed or expired token (answered by the JWT authorizer)",
+        (GatewayErrorBody, ErrorBody),
+        authenticated_only=True,
+    ),
+    403: ErrorResponse(
+        "The token lacks an organization or the role this needs",
+        (ErrorBody,),
+        authenticated_only=True,
+    ),
+    404: ErrorResponse(
+        "No such object in the caller's organization (or, from the gateway, no such path)",
+        (ErrorBody, GatewayErrorBody),
+    ),
+    409: ErrorResponse(
+        "Conflict: duplicate name, changed meanwhile, move not allowed", (ErrorBody,)
+    ),
+    413: ErrorResponse("The body is over the size limit", (ErrorBody,)),
+    415: ErrorResponse("The body is declared as something other than JSON", (ErrorBody,)),
+    422: ErrorResponse("Validation error naming the field", (ValidationErrorBody,)),
+    503: ErrorResponse(
+        "AWS throttled the request; nothing was written, retry after Retry-After seconds",
+        (ErrorBody,),
+        headers=("Retry-After",),
+    ),
 }

@@ -61,6 +61,23 @@ def version_sk(journey_id: str, version: int) -> str:
     return f"VERSION#{journey_id}#{version:08d}"
 
 
+# The stale monitor's index (GSI ByStaleRules): every organization's watched definitions.
+STALE_RULES_PK = "STALE"
+
+
+def stale_rules_sk(org: str, name: str) -> str:
+    return f"ORG#{org}#JOURNEY#{name}"
+
+
+@dataclass(frozen=True)
+class WatchedDefinition:
+    """An active definition with stale rules, as the ByStaleRules index projects it."""
+
+    org: str
+    name: str
+    journey_spec: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class ListFilters:
     products: Sequence[str] = ()
@@ -90,6 +107,13 @@ def _current_values(org: str, record: JourneyRecord) -> dict[str, Any]:
         list_pk=org_pk(org),
         list_sk=f"{format_timestamp(record.updated_at)}#{record.id}",
         journey_id=record.id,
+    )
+    # Sparse GSI ByStaleRules: only active definitions with stale rules are in it (None is
+    # left out on create and REMOVEd on replace, so a definition that stops qualifying leaves).
+    watched = record.is_active and bool(record.journey_spec.get("stale_rules"))
+    values.update(
+        stale_pk=STALE_RULES_PK if watched else None,
+        stale_sk=stale_rules_sk(org, record.name) if watched else None,
     )
     return values
 
@@ -259,6 +283,27 @@ class DefinitionsRepository:
             ExpressionAttributeValues={":pk": {"S": org_pk(org)}, ":yes": {"BOOL": True}},
         )
         return [record_from_item(item) for item in items]
+
+    def list_with_stale_rules(self, org: str | None = None) -> list[WatchedDefinition]:
+        """Every active definition with stale rules, of every organization or of ``org``:
+        Queries on the sparse ByStaleRules index (a few items per organization, never a Scan)."""
+        params: dict[str, Any] = {
+            "IndexName": "ByStaleRules",
+            "KeyConditionExpression": "stale_pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": STALE_RULES_PK}},
+        }
+        if org is not None:
+            params["KeyConditionExpression"] += " AND begins_with(stale_sk, :org)"
+            params["ExpressionAttributeValues"][":org"] = {"S": stale_rules_sk(org, "")}
+        _project(params, ["organization_id", "name", "spec_json"])
+        return [
+            WatchedDefinition(
+                org=item["organization_id"]["S"],
+                name=item["name"]["S"],
+                journey_spec=json.loads(item["spec_json"]["S"]),
+            )
+            for item in self._query_all(**params)
+        ]
 
     def existing_names(self, org: str) -> set[str]:
         items = self._query_all(

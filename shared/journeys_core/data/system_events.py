@@ -6,20 +6,38 @@ its payload and what the service did with it (the source system's SystemEventLog
 - timeout gate: pk=ORG#{org}#TIMEOUT#{patient_id}#{journey_key}#{stage}  sk=GATE
                 one per stuck (patient, journey, stage): the conditional write that lets
                 at most one timeout through per 24 hours, whoever runs the monitor.
+                ``state`` is ``claimed`` until the timeout is on the bus, then
+                ``published``; ``event_id`` is the timeout's (an abandoned claim is taken
+                over with the same id, see ``journeys_core.domain.stale_monitor``).
+- checkpoint:   pk=MONITOR#CHECKPOINT  sk=CHECKPOINT  where a scheduled monitor run that was
+                cut short stopped (the next run resumes there).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import from_item, to_item
-from journeys_core.models.system_event import SystemEvent
+from journeys_core.data.codec import error_code, from_item, to_item
+from journeys_core.domain.stale_monitor import (
+    CLAIM_LEASE,
+    GATE_CLAIMED,
+    GATE_PUBLISHED,
+    TIMEOUT_WINDOW,
+    Checkpoint,
+    new_timeout_event_id,
+)
+from journeys_core.models.system_event import SystemEvent, SystemEventStatus
 
-TIMEOUT_WINDOW = timedelta(hours=24)
+__all__ = ["TIMEOUT_WINDOW", "SystemEventsRepository", "TimeoutGate"]
+
+CHECKPOINT_KEY = {"pk": {"S": "MONITOR#CHECKPOINT"}, "sk": {"S": "CHECKPOINT"}}
 
 
 def event_pk(org: str, event_id: str) -> str:
@@ -28,6 +46,22 @@ def event_pk(org: str, event_id: str) -> str:
 
 def timeout_gate_pk(org: str, patient_id: str, journey_key: str, stage: str) -> str:
     return f"ORG#{org}#TIMEOUT#{patient_id}#{journey_key}#{stage}"
+
+
+@dataclass(frozen=True)
+class TimeoutGate:
+    """One stuck (patient, journey, stage) stay, as its timeout gate knows it."""
+
+    org: str
+    patient_id: str
+    journey_key: str
+    stage: str
+    entered_at: str
+
+    @property
+    def key(self) -> dict[str, Any]:
+        pk = timeout_gate_pk(self.org, self.patient_id, self.journey_key, self.stage)
+        return {"pk": {"S": pk}, "sk": {"S": "GATE"}}
 
 
 def _event_item(event: SystemEvent) -> dict[str, Any]:
@@ -111,30 +145,220 @@ class SystemEventsRepository:
         stage: str,
         entered_at: str,
         now: datetime,
-    ) -> bool:
-        """True for exactly one caller per (patient, journey, stage) per 24 hours.
+        *,
+        event_id: str | None = None,
+    ) -> str | None:
+        """The timeout's event id for exactly one caller per (patient, journey, stage) per
+        24 hours; None for everyone else.
 
         The gate remembers when it last opened and for which stay in the stage
         (``entered_at``): a patient who left the stage and came back starts the clock again.
-        Concurrent or retried monitor runs race on this one conditional write."""
+        Concurrent or retried monitor runs race on this one conditional write. A claim is
+        ``claimed`` until :meth:`confirm_timeouts_published`; one left unconfirmed for longer
+        than ``CLAIM_LEASE`` (its run died before publishing) is taken over, and the id it
+        held is returned so that a timeout that did get out keeps its id."""
+        event_id = event_id or new_timeout_event_id()
         emitted_at = format_timestamp(now)
         try:
-            self._db.put_item(
+            response = self._db.put_item(
                 TableName=self.table,
                 Item={
                     "pk": {"S": timeout_gate_pk(org, patient_id, journey_key, stage)},
                     "sk": {"S": "GATE"},
                     "last_emitted_at": {"S": emitted_at},
                     "entered_at": {"S": entered_at},
+                    "state": {"S": GATE_CLAIMED},
+                    "event_id": {"S": event_id},
                 },
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR entered_at <> :entered OR last_emitted_at <= :cut"
+                    " OR (#state = :claimed AND last_emitted_at <= :lease)"
                 ),
+                ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
                     ":entered": {"S": entered_at},
                     ":cut": {"S": format_timestamp(now - TIMEOUT_WINDOW)},
+                    ":claimed": {"S": GATE_CLAIMED},
+                    ":lease": {"S": format_timestamp(now - CLAIM_LEASE)},
                 },
+                ReturnValues="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+            return None
+        old = from_item(response.get("Attributes") or {})
+        abandoned = (
+            old.get("state") == GATE_CLAIMED
+            and old.get("entered_at") == entered_at
+            and old.get("last_emitted_at", "") > format_timestamp(now - TIMEOUT_WINDOW)
+        )
+        return str(old["event_id"]) if abandoned and old.get("event_id") else event_id
+
+    def confirm_timeouts_published(
+        self, claims: Sequence[tuple[TimeoutGate, str]], claimed_at: datetime
+    ) -> None:
+        """Mark claimed gates ``published`` (their timeouts are on the bus), 25 a batch.
+        A plain put is safe: nobody else can take a gate within its 24 hours or its lease."""
+        items = [
+            {
+                **gate.key,
+                "last_emitted_at": {"S": format_timestamp(claimed_at)},
+                "entered_at": {"S": gate.entered_at},
+                "state": {"S": GATE_PUBLISHED},
+                "event_id": {"S": event_id},
+            }
+            for gate, event_id in claims
+        ]
+        self._batch_put(items)
+
+    def read_timeout_gates(self, gates: Sequence[TimeoutGate]) -> list[dict[str, Any] | None]:
+        """The stored state of each gate (None: never opened), 100 keys a BatchGetItem."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list({gate.key["pk"]["S"]: gate for gate in gates}.values())
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [gate.key for gate in unique[start : start + 100]],
+                    "ProjectionExpression": "pk, entered_at, last_emitted_at, #state, event_id",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                }
+            }
+            attempt = 0
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = from_item(item)
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    attempt += 1
+                    time.sleep(min(0.05 * 2**attempt, 1.0))
+        return [found.get(gate.key["pk"]["S"]) for gate in gates]
+
+    def mark_failed(self, org: str, event_ids: Sequence[str], reason: str) -> None:
+        """Timeouts recorded but refused by the bus: their gates stay ``claimed`` and the
+        next run past the lease publishes them again."""
+        for event_id in event_ids:
+            self.set_results(
+                org,
+                event_id,
+                "failed",
+                [{"step": "publish", "outcome": "failed", "detail": reason}],
+            )
+
+    def add_result(
+        self,
+        org: str,
+        event_id: str,
+        result: Mapping[str, Any],
+        status: SystemEventStatus | None = None,
+        attributes: Mapping[str, str] | None = None,
+        attempts: int = 5,
+    ) -> bool:
+        """Append one result to a recorded event without losing anyone else's (optimistic:
+        the write holds only if the results are still what was read), and set
+        ``attributes`` beside it. False when no such event was recorded (nothing is written
+        then)."""
+        key = {"pk": {"S": event_pk(org, event_id)}, "sk": {"S": "EVENT"}}
+        for _ in range(attempts):
+            item = self._db.get_item(
+                TableName=self.table, Key=key, ProjectionExpression="pk, results_json"
+            ).get("Item")
+            if item is None:
+                return False
+            stored = item.get("results_json")
+            results = [*json.loads(stored["S"] if stored else "[]"), dict(result)]
+            names: dict[str, str] = {}
+            values: dict[str, Any] = {":results": {"S": json.dumps(results, separators=(",", ":"))}}
+            update = "SET results_json = :results"
+            if status is not None:
+                update += ", #status = :status"
+                names["#status"] = "status"
+                values[":status"] = {"S": status}
+            for i, (name, value) in enumerate((attributes or {}).items()):
+                update += f", #a{i} = :a{i}"
+                names[f"#a{i}"] = name
+                values[f":a{i}"] = {"S": value}
+            if stored is None:
+                condition = "attribute_exists(pk) AND attribute_not_exists(results_json)"
+            else:
+                condition = "results_json = :read"
+                values[":read"] = stored
+            try:
+                self._db.update_item(
+                    TableName=self.table,
+                    Key=key,
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                    **({"ExpressionAttributeNames": names} if names else {}),
+                )
+            except Exception as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                continue  # someone wrote results meanwhile: read them again
+            return True
+        raise RuntimeError(f"the results of event {event_id!r} kept changing; not recorded")
+
+    def claim_email(self, org: str, event_id: str, claimant: str) -> bool | None:
+        """Let one sender email about this event: True for the first claimant, False for
+        everyone after (the notifier and an automation rule may both want to send a timeout's
+        reminder; the patient gets one), None when no such event was recorded (a hand-made
+        event: nothing to claim on, the caller decides)."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": event_pk(org, event_id)}, "sk": {"S": "EVENT"}},
+                UpdateExpression="SET email_claimed_by = :claimant",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(email_claimed_by)"
+                ),
+                ExpressionAttributeValues={":claimant": {"S": claimant}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as error:
+            return False if getattr(error, "response", {}).get("Item") else None
         return True
+
+    def email_receipt(self, org: str, event_id: str) -> str | None:
+        """The SES message id of the email sent for this event, if one was (kept beside the
+        results, which other writers may replace)."""
+        item = self._db.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": event_pk(org, event_id)}, "sk": {"S": "EVENT"}},
+            ProjectionExpression="email_message_id",
+        ).get("Item")
+        receipt = (item or {}).get("email_message_id", {}).get("S")
+        return str(receipt) if receipt else None
+
+    # -- the monitor's checkpoint ----------------------------------------------------------------
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        item = self._db.get_item(TableName=self.table, Key=CHECKPOINT_KEY).get("Item")
+        if not item:
+            return None
+        position = json.loads(item["position_json"]["S"])
+        start_key = json.loads(item["start_key_json"]["S"]) if "start_key_json" in item else None
+        return Checkpoint(position=(position[0], position[1], position[2]), start_key=start_key)
+
+    def save_checkpoint(self, checkpoint: Checkpoint, now: datetime) -> None:
+        item: dict[str, Any] = {
+            **CHECKPOINT_KEY,
+            "position_json": {"S": json.dumps(list(checkpoint.position))},
+            "saved_at": {"S": format_timestamp(now)},
+        }
+        if checkpoint.start_key:
+            item["start_key_json"] = {"S": json.dumps(dict(checkpoint.start_key))}
+        self._db.put_item(TableName=self.table, Item=item)
+
+    def clear_checkpoint(self) -> None:
+        self._db.delete_item(TableName=self.table, Key=CHECKPOINT_KEY)
+
+    def _batch_put(self, items: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(items), 25):
+            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            attempt = 0
+            while requests:
+                response = self._db.batch_write_item(RequestItems={self.table: requests})
+                requests = response.get("UnprocessedItems", {}).get(self.table, [])
+                if requests:
+                    attempt += 1
+                    time.sleep(min(0.05 * 2**attempt, 1.0))

@@ -1,0 +1,72 @@
+"""Journey analytics API (/api/v1/analytics/…) and the staff dashboard's files (/dashboard).
+
+The dashboard's page, scripts and styles are public and hold no data: every figure the page
+shows comes from the API, called with the signed-in user's token.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.logging import correlation_paths
+
+from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.models.analytics import JourneyAnalytics
+from journeys_core.models.journey import NAME_PATTERN
+from journeys_core.services import analytics
+from journeys_core.static_assets import StaticAssets
+
+app = build_resolver()
+auth = Auth(app)
+dashboard = StaticAssets(FilePath(__file__).resolve().parent / "dashboard")
+
+Staff = Annotated[Caller, Depends(auth.staff)]
+JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
+PUBLIC = "Public (no token): the page holds no data, it calls this API with the user's token."
+TEXT = {"schema": {"type": "string"}}
+PAGE: dict[int, OpenAPIResponse] = {
+    200: {"description": "The staff dashboard's page", "content": {"text/html": TEXT}},
+}
+ASSET: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "A file of the staff dashboard (HTML, JavaScript or CSS)",
+        "content": {"text/html": TEXT, "text/javascript": TEXT, "text/css": TEXT},
+    }
+}
+
+
+@app.get("/api/v1/analytics/journeys/<key>")
+def journey_analytics(
+    key: JourneyKey,
+    caller: Staff,
+    from_: Annotated[
+        datetime | None,
+        Query(alias="from", description="period start, ISO 8601 (default: 30 days before to)"),
+    ] = None,
+    to: Annotated[
+        datetime | None, Query(description="period end, ISO 8601, UTC unless zoned (default: now)")
+    ] = None,
+) -> JourneyAnalytics:
+    return analytics.journey_analytics(caller.org, key, from_, to)
+
+
+@app.get("/dashboard", responses=PAGE, description=PUBLIC)
+def dashboard_page() -> Response[str]:
+    return dashboard.response("index.html")
+
+
+@app.get("/dashboard/<asset>", responses=ASSET, description=PUBLIC)
+def dashboard_asset(asset: Annotated[str, Path(min_length=1, max_length=100)]) -> Response[str]:
+    return dashboard.response(asset)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

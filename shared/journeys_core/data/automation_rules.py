@@ -1,0 +1,199 @@
+"""Automation rules in DynamoDB (their own table), and the warm container's cache of them.
+
+- rule:  pk=ORG#{org}  sk=RULE#{id}
+         (+ trigger_pk=ORG#{org}#TRIGGER#{trigger}, trigger_sk={priority:05d}#{id}, only while
+         the rule is active: the sparse GSI ByTrigger reads an organization's active rules
+         for one trigger, in priority order, in one Query)
+
+Conditions and actions are stored as JSON text: their values are any JSON, which DynamoDB
+numbers and empty strings would not keep as given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from journeys_core.data import aws
+from journeys_core.data.codec import decode_cursor, encode_cursor, error_code, from_item, to_item
+from journeys_core.data.throttling import throttling_as_unavailable
+from journeys_core.errors import AlreadyExists, Conflict, NotFound
+from journeys_core.models.automation import AutomationRule
+
+RULE_PREFIX = "RULE#"
+LIST_KEY_ATTRS = {"pk", "sk"}
+_STORED_ONLY = ("pk", "sk", "trigger_pk", "trigger_sk", "conditions_json", "actions_json")
+
+
+def org_pk(org: str) -> str:
+    return f"ORG#{org}"
+
+
+def rule_sk(rule_id: str) -> str:
+    return f"{RULE_PREFIX}{rule_id}"
+
+
+def trigger_pk(org: str, trigger_event: str) -> str:
+    return f"ORG#{org}#TRIGGER#{trigger_event}"
+
+
+def _rule_item(rule: AutomationRule) -> dict[str, Any]:
+    values = rule.model_dump(mode="json", exclude={"conditions", "actions"})
+    values.update(
+        pk=org_pk(rule.organization_id),
+        sk=rule_sk(rule.id),
+        conditions_json=json.dumps(
+            [c.model_dump(mode="json") for c in rule.conditions], separators=(",", ":")
+        ),
+        actions_json=json.dumps(
+            [a.model_dump(mode="json") for a in rule.actions], separators=(",", ":")
+        ),
+    )
+    if rule.is_active:
+        values["trigger_pk"] = trigger_pk(rule.organization_id, rule.trigger_event)
+        values["trigger_sk"] = f"{rule.priority:05d}#{rule.id}"
+    return to_item(values)
+
+
+def rule_from_item(item: dict[str, Any]) -> AutomationRule:
+    values = from_item(item)
+    values["conditions"] = json.loads(values.get("conditions_json") or "[]")
+    values["actions"] = json.loads(values.get("actions_json") or "[]")
+    for name in _STORED_ONLY:
+        values.pop(name, None)
+    return AutomationRule.model_validate(values)
+
+
+class RulesRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    @property
+    def _db(self) -> Any:
+        return aws.dynamodb()
+
+    def create(self, rule: AutomationRule) -> None:
+        """Store a new rule; AlreadyExists if one has its id."""
+        try:
+            with throttling_as_unavailable(f"rule {rule.id!r}"):
+                self._db.put_item(
+                    TableName=self.table,
+                    Item=_rule_item(rule),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"a rule with id {rule.id!r} already exists") from error
+            raise
+
+    def replace(self, rule: AutomationRule, expected_version: int) -> None:
+        """Write the whole rule if nobody changed or deleted it since it was read."""
+        try:
+            with throttling_as_unavailable(f"rule {rule.id!r}"):
+                self._db.put_item(
+                    TableName=self.table,
+                    Item=_rule_item(rule),
+                    ConditionExpression="version = :v",
+                    ExpressionAttributeValues={":v": {"N": str(expected_version)}},
+                )
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise Conflict(
+                    f"rule {rule.id!r} was changed or deleted meanwhile; read it again and retry"
+                ) from error
+            raise
+
+    def delete(self, org: str, rule_id: str) -> None:
+        try:
+            with throttling_as_unavailable(f"rule {rule_id!r}"):
+                self._db.delete_item(
+                    TableName=self.table,
+                    Key={"pk": {"S": org_pk(org)}, "sk": {"S": rule_sk(rule_id)}},
+                    ConditionExpression="attribute_exists(pk)",
+                )
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise NotFound(f"rule {rule_id!r} not found") from error
+            raise
+
+    def get(self, org: str, rule_id: str) -> AutomationRule | None:
+        with throttling_as_unavailable(f"rule {rule_id!r}"):
+            item = self._db.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": org_pk(org)}, "sk": {"S": rule_sk(rule_id)}},
+            ).get("Item")
+        return rule_from_item(item) if item else None
+
+    def page(
+        self, org: str, limit: int, cursor: str | None
+    ) -> tuple[list[AutomationRule], str | None]:
+        """One page of the organization's rules, by id (one Query)."""
+        pk = org_pk(org)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": RULE_PREFIX}},
+            "Limit": limit + 1,  # one more tells whether another page exists
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(
+                cursor, LIST_KEY_ATTRS, lambda key: key["pk"] == pk
+            )
+        with throttling_as_unavailable("rules"):
+            items = self._db.query(**params).get("Items", [])
+        page, more = items[:limit], len(items) > limit
+        next_cursor = (
+            encode_cursor({k: page[-1][k] for k in LIST_KEY_ATTRS}) if more and page else None
+        )
+        return [rule_from_item(item) for item in page], next_cursor
+
+    def active_for_trigger(self, org: str, trigger_event: str) -> list[AutomationRule]:
+        """The organization's active rules for one trigger, in priority order (one Query
+        on the sparse ByTrigger index, more only past 1 MB of rules)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "ByTrigger",
+            "KeyConditionExpression": "trigger_pk = :tpk",
+            "ExpressionAttributeValues": {":tpk": {"S": trigger_pk(org, trigger_event)}},
+        }
+        items: list[dict[str, Any]] = []
+        with throttling_as_unavailable(f"rules for {trigger_event}"):
+            while True:
+                response = self._db.query(**params)
+                items += response.get("Items", [])
+                if not response.get("LastEvaluatedKey"):
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [rule_from_item(item) for item in items]
+
+
+class RulesCache:
+    """An organization's rules per trigger, kept by a warm container for a short time: most
+    events then cost no rules read. A rule saved meanwhile applies after at most
+    ``RULES_CACHE_SECONDS``. An empty answer is cached too (most events match no rule)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[tuple[str, str, str], tuple[float, list[AutomationRule]]] = {}
+
+    def get(
+        self, repository: RulesRepository, org: str, trigger_event: str, ttl_seconds: float
+    ) -> list[AutomationRule]:
+        cache_key = (repository.table, org, trigger_event)
+        now = self._clock()
+        hit = self._entries.get(cache_key)
+        if hit is not None and now - hit[0] < ttl_seconds:
+            return hit[1]
+        rules = repository.active_for_trigger(org, trigger_event)
+        if len(self._entries) > 4096:
+            self._entries.clear()
+        self._entries[cache_key] = (now, rules)
+        return rules
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+rules_cache = RulesCache()

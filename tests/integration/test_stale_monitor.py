@@ -1,0 +1,320 @@
+"""The hourly stale-journey monitor on moto: the archetypes' seven rules time out exactly the
+patients stuck past their threshold, at most once per 24 hours per stay, even when runs
+overlap, are cut short or the bus refuses an event; and it reads stuck enrollments only."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journeys_core.data.aws import client, dynamodb
+from journeys_core.data.event_bus import PutOutcome
+from journeys_core.services import stale_monitor
+from tests.conftest import invoke
+from tests.support.bus import drain, queue_behind_rule
+from tests.support.events import api_event
+from tests.support.moto_atomic import atomic_item_writes
+from tests.support.patients import define_journey, move
+from tests.support.stale_monitor import (
+    NOW,
+    TIMEOUT_PATTERN,
+    Clock,
+    MonitorContext,
+    import_builtins,
+    run_monitor,
+)
+
+BUILTINS = Path(__file__).resolve().parents[2] / "shared/journeys_core/builtins"
+# The archetypes' seven stale rules: (journey, stage, max_hours, action).
+ARCHETYPE_RULES = [
+    ("retreat_ibiza_2025", "AWAITING_PAYMENT", 48, "send_payment_reminder"),
+    ("retreat_ibiza_2025", "PREPARATION_PHASE", 168, "send_preparation_reminder"),
+    ("carta_natal", "AWAITING_BIRTH_DATA", 24, "request_birth_data"),
+    ("despertar_8s", "ONBOARDING", 168, "send_engagement_nudge"),
+    ("despertar_8s", "DEEP_DIVE", 336, "alert_stagnation"),
+    ("yoga_urban_om", "AWAITING_WAIVER", 24, "send_waiver_reminder"),
+    ("intake", "AWAITING_PAYMENT", 48, "send_payment_reminder"),
+]
+RULES_BY_STAGE = {(j, s): (m, a) for j, s, m, a in ARCHETYPE_RULES}
+FOLLOW_UP = {
+    "stages": ["WAITING", "DONE"],
+    "stale_rules": [
+        {"stage": "WAITING", "max_hours": 2, "action": "send_follow_up", "email_subject": "Hi"}
+    ],
+}
+
+
+def subject_of(journey: str, stage: str) -> str:
+    spec = json.loads((BUILTINS / f"{journey}.json").read_text())["journey_spec"]
+    (rule,) = [r for r in spec["stale_rules"] if r["stage"] == stage]
+    return str(rule["email_subject"])
+
+
+@pytest.fixture
+def clock(aws: None, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def bus(aws: None) -> str:
+    """A queue catching every JOURNEY_STAGE_TIMEOUT put on the service's bus."""
+    return queue_behind_rule("timeouts-caught", TIMEOUT_PATTERN)
+
+
+def timed_out(queue_url: str) -> list[tuple[str, str, str]]:
+    return sorted(
+        (e["detail"]["patient_id"], e["detail"]["journey_key"], e["detail"]["stage"])
+        for e in drain(queue_url)
+    )
+
+
+def stored_event(org: str, event_id: str) -> dict[str, Any]:
+    item = dynamodb().get_item(
+        TableName=stale_monitor.get_settings().system_events_table,
+        Key={"pk": {"S": f"ORG#{org}#EVENT#{event_id}"}, "sk": {"S": "EVENT"}},
+    )["Item"]
+    return {
+        "event_type": item["event_type"]["S"],
+        "status": item["status"]["S"],
+        "payload": json.loads(item["payload_json"]["S"]),
+    }
+
+
+def test_each_archetype_rule_times_out_just_after_its_threshold_and_never_before(
+    clock: Clock, bus: str
+) -> None:
+    import_builtins()
+    for journey, stage, max_hours, _ in ARCHETYPE_RULES:
+        clock.enroll(f"{journey}.{stage}.before", journey, stage, max_hours - 1 / 60)
+        clock.enroll(f"{journey}.{stage}.after", journey, stage, max_hours + 1 / 60)
+    clock.enroll("long-confirmed", "retreat_ibiza_2025", "CANCELLED", 2000)  # no rule there
+
+    result = run_monitor(NOW)
+
+    events = drain(bus)
+    assert sorted(e["detail"]["patient_id"] for e in events) == sorted(
+        f"{journey}.{stage}.after" for journey, stage, _, _ in ARCHETYPE_RULES
+    )
+    for event in events:
+        detail = event["detail"]
+        journey, stage = detail["journey_key"], detail["stage"]
+        (max_hours, action) = RULES_BY_STAGE[(journey, stage)]
+        assert event["source"] == "journeys.service"
+        assert event["detail-type"] == "JOURNEY_STAGE_TIMEOUT"
+        assert detail == {
+            "organization_id": "org-a",
+            "patient_id": f"{journey}.{stage}.after",
+            "journey_key": journey,
+            "stage": stage,
+            "hours_stale": round(max_hours + 1 / 60, 1),
+            "action": action,
+            "email_subject": subject_of(journey, stage),
+            "event_id": detail["event_id"],
+        }
+        recorded = stored_event("org-a", detail["event_id"])
+        assert recorded == {
+            "event_type": "JOURNEY_STAGE_TIMEOUT",
+            "status": "emitted",
+            "payload": {k: detail[k] for k in detail if k not in ("organization_id", "event_id")},
+        }
+    assert result["processed"] == 7
+    assert result["emitted"] == 7
+    assert result["rules_triggered"] == {f"{j}.{s}": 1 for j, s, _, _ in ARCHETYPE_RULES}
+    assert result["complete"] is True
+
+
+def test_a_second_run_within_24_hours_emits_nothing_for_the_same_stays(
+    clock: Clock, bus: str
+) -> None:
+    import_builtins()
+    for n in range(3):
+        clock.enroll(f"p-{n}", "intake", "AWAITING_PAYMENT", 50)
+    run_monitor(NOW)
+    assert len(drain(bus)) == 3
+
+    later = [run_monitor(NOW + timedelta(hours=h)) for h in (1, 12, 23.9)]
+
+    assert drain(bus) == []
+    assert [r["emitted"] for r in later] == [0, 0, 0]
+    assert [r["processed"] for r in later] == [3, 3, 3]  # still stuck: read, not emitted
+
+
+def test_a_run_25_hours_later_emits_again_for_those_still_stuck(clock: Clock, bus: str) -> None:
+    import_builtins()
+    clock.enroll("stays", "intake", "AWAITING_PAYMENT", 49)
+    clock.enroll("leaves", "intake", "AWAITING_PAYMENT", 49)
+    run_monitor(NOW)
+    first = {e["detail"]["patient_id"]: e["detail"] for e in drain(bus)}
+    clock.now = NOW + timedelta(hours=2)
+    assert move("leaves", "CANCELLED", key="intake").status == 200
+
+    run_monitor(NOW + timedelta(hours=25))
+
+    (again,) = [e["detail"] for e in drain(bus)]
+    assert again["patient_id"] == "stays"
+    assert again["hours_stale"] == 49 + 25
+    assert again["event_id"] != first["stays"]["event_id"]
+
+
+def test_moving_to_another_stage_and_back_starts_the_clock_again(clock: Clock, bus: str) -> None:
+    define_journey("follow-up", FOLLOW_UP)
+    clock.enroll("p-1", "follow-up", "WAITING", 3)
+    run_monitor(NOW)
+    assert timed_out(bus) == [("p-1", "follow-up", "WAITING")]
+    clock.now = NOW + timedelta(minutes=10)
+    assert move("p-1", "DONE", key="follow-up").status == 200
+    clock.now = NOW + timedelta(minutes=20)
+    assert move("p-1", "WAITING", key="follow-up").status == 200
+
+    run_monitor(NOW + timedelta(hours=2))  # 1 h 40 min into the new stay: not stuck
+    assert timed_out(bus) == []
+    run_monitor(NOW + timedelta(hours=2, minutes=21))  # 2 h 1 min: stuck again, 2 h after
+
+    assert timed_out(bus) == [("p-1", "follow-up", "WAITING")]
+
+
+def test_two_overlapping_runs_emit_each_timeout_once(clock: Clock, bus: str) -> None:
+    import_builtins()
+    for n in range(40):
+        clock.enroll(f"p-{n:02d}", "intake", "AWAITING_PAYMENT", 50 + n)
+        clock.enroll(f"q-{n:02d}", "yoga_urban_om", "AWAITING_WAIVER", 30 + n)
+    start = threading.Barrier(2)
+    results: list[Any] = []
+
+    def run() -> None:
+        start.wait()
+        results.append(stale_monitor.run_scheduled_check(NOW))
+
+    with atomic_item_writes():
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    emitted = Counter(patient for patient, _, _ in timed_out(bus))
+    assert len(emitted) == 80
+    assert set(emitted.values()) == {1}
+    assert sum(r.emitted for r in results) == 80
+    assert [r.processed for r in results] == [80, 80]
+
+
+def test_a_run_short_of_time_stops_cleanly_and_the_next_run_does_the_rest(
+    clock: Clock, bus: str
+) -> None:
+    define_journey("follow-up", FOLLOW_UP)
+    for n in range(130):
+        clock.enroll(f"p-{n:03d}", "follow-up", "WAITING", 3 + n / 60)
+    # Time at the start, for the first Query and the first 100 enrollments, then too little.
+    short = MonitorContext([300_000, 300_000, 300_000, 1_000])
+
+    first = run_monitor(NOW, short)
+    second = run_monitor(NOW)
+
+    assert (first["complete"], first["processed"], first["emitted"]) == (False, 100, 100)
+    assert (second["complete"], second["processed"], second["emitted"]) == (True, 30, 30)
+    emitted = Counter(patient for patient, _, _ in timed_out(bus))
+    assert len(emitted) == 130
+    assert set(emitted.values()) == {1}
+    # The ring is complete again: the next run starts from the beginning, emitting nothing new.
+    third = run_monitor(NOW + timedelta(hours=1))
+    assert (third["complete"], third["processed"], third["emitted"]) == (True, 130, 0)
+
+
+def test_a_timeout_the_bus_refused_goes_out_on_a_later_run_with_its_event_id(
+    clock: Clock, bus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    define_journey("follow-up", FOLLOW_UP)
+    clock.enroll("p-1", "follow-up", "WAITING", 3)
+    with monkeypatch.context() as refusing:
+        refusing.setattr(
+            stale_monitor,
+            "put_events",
+            lambda bus_name, entries: [PutOutcome(None, "InternalFailure: retry")] * len(entries),
+        )
+        refused = run_monitor(NOW)
+    assert refused["emitted"] == 0
+    table = stale_monitor.get_settings().system_events_table
+    (event_id,) = [
+        item["event_id"]["S"]
+        for item in dynamodb().scan(TableName=table)["Items"]  # the test looks, not the service
+        if item["sk"]["S"] == "EVENT"
+    ]
+    assert stored_event("org-a", event_id)["status"] == "failed"
+
+    within_lease = run_monitor(NOW + timedelta(minutes=10))  # the claim may still be alive
+    after_lease = run_monitor(NOW + timedelta(hours=1))
+
+    assert within_lease["emitted"] == 0
+    assert after_lease["emitted"] == 1
+    (event,) = drain(bus)
+    assert event["detail"]["event_id"] == event_id
+    assert stored_event("org-a", event_id)["status"] == "emitted"
+
+
+@pytest.fixture
+def query_items(ddb_calls: Counter[str]) -> Iterator[Counter[str]]:
+    """Items returned by the service's Queries."""
+    counts: Counter[str] = Counter()
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        counts["items"] += int(parsed.get("Count", 0))
+
+    dynamodb().meta.events.register("after-call.dynamodb.Query", count)
+    yield counts
+
+
+def test_a_run_reads_only_stuck_enrollments_within_two_dynamodb_calls_each(
+    clock: Clock, bus: str, ddb_calls: Counter[str], query_items: Counter[str]
+) -> None:
+    define_journey("follow-up", FOLLOW_UP)
+    for n in range(45):
+        clock.enroll(f"stuck-{n:02d}", "follow-up", "WAITING", 3 + n / 60)
+    for n in range(40):
+        clock.enroll(f"fresh-{n:02d}", "follow-up", "WAITING", 1 + n / 60)  # under 2 hours
+    put_events_calls: list[int] = []
+    client("events").meta.events.register(
+        "before-parameter-build.events.PutEvents",
+        lambda params, **_: put_events_calls.append(len(params["Entries"])),
+    )
+    ddb_calls.clear()
+    query_items.clear()
+
+    result = run_monitor(NOW)
+
+    assert result["emitted"] == 45
+    assert query_items["items"] == 45 + 1  # the stuck enrollments and the one definition
+    assert ddb_calls["Scan"] == 0
+    assert sum(ddb_calls.values()) <= 2 * 45
+    assert put_events_calls == [10, 10, 10, 10, 5]
+
+
+def test_only_active_definitions_that_have_stale_rules_are_watched(clock: Clock) -> None:
+    define_journey("follow-up", FOLLOW_UP)
+    clock.enroll("p-1", "follow-up", "WAITING", 30)
+    where: dict[str, Any] = {"path_params": {"name_or_id": "follow-up"}, "org": "org-a"}
+
+    def update(body: dict[str, Any]) -> None:
+        result = invoke("journeys", api_event("journeys/update-journey", body=body, **where))
+        assert result.status == 200, result.body
+
+    def stuck_seen(hours_later: int) -> int:
+        return int(run_monitor(NOW + timedelta(hours=hours_later))["processed"])
+
+    update({"is_active": False})
+    inactive = stuck_seen(0)
+    update({"is_active": True, "journey_spec": {"stages": ["WAITING", "DONE"]}})
+    without_rules = stuck_seen(1)
+    update({"journey_spec": FOLLOW_UP})
+    watched = stuck_seen(2)
+    assert invoke("journeys", api_event("journeys/delete-journey", **where)).status == 204
+    deleted = stuck_seen(3)
+
+    assert (inactive, without_rules, watched, deleted) == (0, 0, 1, 0)

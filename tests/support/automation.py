@@ -1,0 +1,288 @@
+"""The automation pipeline on moto, as deployed: template.yaml's bus rule routes events to the
+automation queue (both created from the template by the ``aws`` fixture); messages are read
+from the queue and handed to the automation handler as Lambda's SQS event source mapping
+does (delete what succeeded, leave failures to SQS and its redrive policy)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.conftest import RESOURCE_PREFIX, LambdaContext, invoke
+from tests.support.events import api_event
+
+SQS_RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+)
+
+
+@dataclass
+class Pipeline:
+    """The bus, the automation queue and its dead-letter queue of one moto account."""
+
+    bus: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_url: str
+    max_receive_count: int
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def put(
+        self,
+        detail_type: str,
+        detail: Mapping[str, Any],
+        source: str = "tests.producer",
+    ) -> str:
+        """Put one event on the bus with boto3, as any producer does; its EventBridge id."""
+        import boto3
+
+        response = boto3.client("events").put_events(
+            Entries=[
+                {
+                    "EventBusName": self.bus,
+                    "Source": source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+        assert response["FailedEntryCount"] == 0, response
+        return str(response["Entries"][0]["EventId"])
+
+    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Messages waiting on the queue, received with visibility timeout 0 (so a message
+        left undeleted is received again at once, as after its visibility timeout)."""
+        import boto3
+
+        return list(
+            boto3.client("sqs")
+            .receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=max_messages,
+                VisibilityTimeout=0,
+                MessageSystemAttributeNames=["All"],
+            )
+            .get("Messages", [])
+        )
+
+    def lambda_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The SQS event Lambda hands the function for these messages."""
+        return {
+            "Records": [
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": {
+                        key: message["Attributes"][key]
+                        for key in SQS_RECORD_ATTRIBUTES
+                        if key in message.get("Attributes", {})
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": os.environ["AWS_DEFAULT_REGION"],
+                }
+                for message in messages
+            ]
+        }
+
+    def deliver(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """One invocation of the automation function with these messages; like the event
+        source mapping, delete the messages it did not report as failed."""
+        import boto3
+
+        try:
+            response = process(self.lambda_event(messages))
+        except Exception:  # an invocation error: Lambda deletes nothing
+            response = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                boto3.client("sqs").delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        self.deliveries.append(response)
+        return response
+
+    def drain(self, max_invocations: int = 50) -> int:
+        """Deliver until the queue is empty (failed messages come back until SQS moves them
+        to the dead-letter queue); the number of invocations."""
+        for invocation in range(max_invocations):
+            messages = self.receive()
+            if not messages:
+                return invocation
+            self.deliver(messages)
+        raise AssertionError(f"the queue still holds messages after {max_invocations} tries")
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        import boto3
+
+        return list(
+            boto3.client("sqs")
+            .receive_message(QueueUrl=self.dead_letter_url, MaxNumberOfMessages=10)
+            .get("Messages", [])
+        )
+
+
+def process(event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the automation handler in-process with a Lambda SQS event."""
+    module = importlib.import_module("functions.automation.app")
+    return dict(module.handler(event, LambdaContext()))
+
+
+def install_pipeline() -> Pipeline:
+    """The automation pipeline of the current moto account: the ``aws`` fixture created
+    template.yaml's bus, rule and queues (the local stack's ``create_resources``)."""
+    import boto3
+
+    from local_stack.template import Resolver, create_resources, load_template
+
+    template = load_template()
+    resources = create_resources(boto3.session.Session(), RESOURCE_PREFIX)  # looks them up
+    resolver = Resolver(template, resources)
+    rule = resources["AutomationEventsRule"]
+    targets = boto3.client("events").list_targets_by_rule(
+        Rule=rule["name"], EventBusName=rule["attributes"]["EventBusName"]
+    )["Targets"]
+    assert [t["Arn"] for t in targets] == [resources["AutomationQueue"]["arn"]], targets
+    queue = resources["AutomationQueue"]
+    redrive = json.loads(
+        resolver.resolve_string(
+            template["Resources"]["AutomationQueue"]["Properties"]["RedrivePolicy"]
+        )
+    )
+    return Pipeline(
+        bus=resources["JourneysBus"]["name"],
+        queue_url=queue["ref"],
+        queue_arn=queue["arn"],
+        dead_letter_url=resources["AutomationDeadLetterQueue"]["ref"],
+        max_receive_count=int(redrive["maxReceiveCount"]),
+    )
+
+
+# -- the rules API -----------------------------------------------------------------------------
+
+
+def rules_api(
+    sample: str,
+    *,
+    body: Any = ...,
+    rule_id: str | None = None,
+    org: str = "org-a",
+    roles: str | None = None,
+    query: dict[str, str] | None = None,
+) -> Any:
+    event = api_event(
+        f"automation_rules/{sample}",
+        path_params={"rule_id": rule_id} if rule_id else None,
+        body=body,
+        org=org,
+        roles=roles,
+        query=query,
+    )
+    return invoke("automation_rules", event)
+
+
+def import_playbook(org: str = "org-a") -> Any:
+    result = rules_api("import-playbook", org=org)
+    assert result.status == 200, result.body
+    return result
+
+
+def import_builtin_journeys(org: str = "org-a") -> None:
+    result = invoke("journeys", api_event("journeys/import-builtin", org=org))
+    assert result.status == 200, result.body
+
+
+# -- what left the service -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    source: str
+    to: list[str]
+    subject: str
+    body: str
+
+
+def verify_sender() -> str:
+    """Verify the function's sender address in SES (a real account needs it verified too)."""
+    import boto3
+
+    sender = os.environ["NOTIFICATION_SENDER"]
+    boto3.client("ses").verify_email_identity(EmailAddress=sender)
+    return sender
+
+
+def sent_emails() -> list[SentEmail]:
+    """The emails SES accepted in this moto account (moto's record of them)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]]
+    return [
+        SentEmail(m.source, list(m.destinations.get("ToAddresses", [])), m.subject, m.body)
+        for m in backend.sent_messages
+    ]
+
+
+def catch_on_bus(bus: str, detail_types: list[str], name: str = "caught") -> str:
+    """A queue behind a rule catching these detail types on the bus (a test's listener)."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    events = boto3.client("events")
+    queue_url = sqs.create_queue(QueueName=f"{name}-listener")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name=f"{name}-listener",
+        EventBusName=bus,
+        EventPattern=json.dumps({"detail-type": detail_types}),
+    )
+    events.put_targets(
+        Rule=f"{name}-listener", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}]
+    )
+    return str(queue_url)
+
+
+def caught(queue_url: str) -> list[dict[str, Any]]:
+    """Every event the listener queue holds (consumed)."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def publish_stage_changes() -> dict[str, Any]:
+    """Run the stage-change publisher over the journey log's stream so far."""
+    from tests.support.streams import lambda_stream_records
+
+    records = lambda_stream_records(os.environ["JOURNEY_LOG_TABLE_NAME"])
+    module = importlib.import_module("functions.stage_change_publisher.app")
+    return dict(module.handler({"Records": records}, LambdaContext()))
+
+
+def system_event(event_id: str, org: str = "org-a") -> Any:
+    from journeys_core.services.automation import system_events_repository
+
+    return system_events_repository().get(org, event_id)

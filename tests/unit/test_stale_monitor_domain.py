@@ -1,0 +1,204 @@
+"""The stale monitor's rules, without AWS: who is stuck, which rule applies, the 24-hour
+gate, the order of a run and where it resumes, and the scheduled time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from journeys_core.builtins import load_builtin_journeys
+from journeys_core.clock import format_timestamp
+from journeys_core.domain.stale_monitor import (
+    CLAIM_LEASE,
+    Checkpoint,
+    StuckEnrollment,
+    chunks,
+    hours_stale,
+    is_stuck,
+    plan_watches,
+    scheduled_time,
+    sends_email,
+    stage_timeout,
+    stage_watches,
+    timeout_gate_is_open,
+)
+from journeys_core.domain.timeout_emails import timeout_email
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+def archetype_watches() -> list[Any]:
+    builtins = load_builtin_journeys()
+    return stage_watches(("org-a", b["name"], b["journey_spec"]) for b in builtins)
+
+
+def test_the_archetypes_bring_seven_rules_on_seven_stages() -> None:
+    watches = archetype_watches()
+
+    assert sorted((w.label, w.rules[0].max_hours) for w in watches) == [
+        ("carta_natal.AWAITING_BIRTH_DATA", 24),
+        ("despertar_8s.DEEP_DIVE", 336),
+        ("despertar_8s.ONBOARDING", 168),
+        ("intake.AWAITING_PAYMENT", 48),
+        ("retreat_ibiza_2025.AWAITING_PAYMENT", 48),
+        ("retreat_ibiza_2025.PREPARATION_PHASE", 168),
+        ("yoga_urban_om.AWAITING_WAIVER", 24),
+    ]
+
+
+@pytest.mark.parametrize("max_hours", [24, 48, 168, 336])
+def test_an_enrollment_is_stuck_only_once_it_is_older_than_max_hours(max_hours: int) -> None:
+    threshold = NOW - timedelta(hours=max_hours)
+
+    assert not is_stuck(threshold + MINUTE, max_hours, NOW)
+    assert not is_stuck(threshold, max_hours, NOW)  # exactly max_hours: not yet
+    assert is_stuck(threshold - MINUTE, max_hours, NOW)
+
+
+def test_hours_stale_is_the_time_in_the_stage_to_one_decimal() -> None:
+    assert hours_stale(NOW - timedelta(hours=48, minutes=30), NOW) == 48.5
+    assert hours_stale(NOW - timedelta(hours=24, seconds=1), NOW) == 24.0
+
+
+def test_only_send_and_request_actions_send_email() -> None:
+    actions = {
+        rule.action: sends_email(rule.action) for w in archetype_watches() for rule in w.rules
+    }
+
+    assert actions == {
+        "request_birth_data": True,
+        "send_engagement_nudge": True,
+        "alert_stagnation": False,
+        "send_payment_reminder": True,
+        "send_preparation_reminder": True,
+        "send_waiver_reminder": True,
+    }
+
+
+def test_several_rules_on_one_stage_apply_the_longest_one_passed() -> None:
+    spec = {
+        "stale_rules": [
+            {"stage": "AWAITING_PAYMENT", "max_hours": 96, "action": "alert_finance"},
+            {"stage": "AWAITING_PAYMENT", "max_hours": 48, "action": "send_payment_reminder"},
+        ]
+    }
+    (watch,) = stage_watches([("org-a", "intake", spec)])
+
+    assert watch.cutoff(NOW) == NOW - timedelta(hours=48)
+    assert watch.rule_for(NOW - timedelta(hours=47), NOW) is None
+    assert watch.rule_for(NOW - timedelta(hours=50), NOW).action == "send_payment_reminder"  # type: ignore[union-attr]
+    assert watch.rule_for(NOW - timedelta(hours=97), NOW).action == "alert_finance"  # type: ignore[union-attr]
+
+
+def test_a_timeout_carries_the_rule_and_the_stay() -> None:
+    (watch,) = [w for w in archetype_watches() if w.label == "carta_natal.AWAITING_BIRTH_DATA"]
+    stuck = StuckEnrollment("p-1", NOW - timedelta(hours=30), resume_key={})
+
+    timeout = stage_timeout(watch, stuck, NOW, "timeout-1")
+
+    assert timeout is not None
+    assert timeout.detail() == {
+        "organization_id": "org-a",
+        "patient_id": "p-1",
+        "journey_key": "carta_natal",
+        "stage": "AWAITING_BIRTH_DATA",
+        "hours_stale": 30.0,
+        "action": "request_birth_data",
+        "email_subject": watch.rules[0].email_subject,
+        "event_id": "timeout-1",
+    }
+
+
+class TestTheGate:
+    entered = format_timestamp(NOW - timedelta(hours=50))
+
+    def gate(self, emitted_ago: timedelta, state: str = "published", **changes: str) -> Any:
+        return {
+            "entered_at": self.entered,
+            "last_emitted_at": format_timestamp(NOW - emitted_ago),
+            "state": state,
+            **changes,
+        }
+
+    def test_a_gate_never_opened_is_open(self) -> None:
+        assert timeout_gate_is_open(None, self.entered, NOW)
+
+    def test_it_stays_shut_for_24_hours_after_a_timeout(self) -> None:
+        assert not timeout_gate_is_open(self.gate(timedelta(hours=23)), self.entered, NOW)
+        assert timeout_gate_is_open(self.gate(timedelta(hours=24)), self.entered, NOW)
+
+    def test_a_new_stay_in_the_stage_opens_it_at_once(self) -> None:
+        moved_back = format_timestamp(NOW - timedelta(hours=3))
+        assert timeout_gate_is_open(self.gate(timedelta(hours=1)), moved_back, NOW)
+
+    def test_an_unconfirmed_claim_is_taken_over_only_after_the_lease(self) -> None:
+        inside = CLAIM_LEASE - MINUTE
+        assert not timeout_gate_is_open(self.gate(inside, "claimed"), self.entered, NOW)
+        assert timeout_gate_is_open(self.gate(CLAIM_LEASE, "claimed"), self.entered, NOW)
+        assert not timeout_gate_is_open(self.gate(CLAIM_LEASE, "published"), self.entered, NOW)
+
+
+class TestTheRunOrder:
+    watches = stage_watches(
+        ("org-a", key, {"stale_rules": [{"stage": "S", "max_hours": 1, "action": "a"}]})
+        for key in ("j1", "j2", "j3", "j4")
+    )
+
+    def test_without_a_checkpoint_every_watch_from_its_start(self) -> None:
+        plan = plan_watches(self.watches, None)
+        assert [(w.journey_key, key) for w, key in plan] == [
+            ("j1", None),
+            ("j2", None),
+            ("j3", None),
+            ("j4", None),
+        ]
+
+    def test_a_run_resumes_at_the_checkpoint_and_wraps_around(self) -> None:
+        key = {"pk": {"S": "x"}}
+        plan = plan_watches(self.watches, Checkpoint(("org-a", "j3", "S"), key))
+        assert [(w.journey_key, k) for w, k in plan] == [
+            ("j3", key),
+            ("j4", None),
+            ("j1", None),
+            ("j2", None),
+        ]
+
+    def test_a_checkpoint_on_a_watch_that_is_gone_resumes_at_the_next_one(self) -> None:
+        plan = plan_watches(self.watches, Checkpoint(("org-a", "j25", "S"), {"pk": {"S": "x"}}))
+        assert [(w.journey_key, k) for w, k in plan][:2] == [("j3", None), ("j4", None)]
+        assert len(plan) == 4
+
+
+def test_chunks_cut_batches_of_at_most_the_size_given() -> None:
+    assert [list(c) for c in chunks(list(range(23)), 10)] == [
+        list(range(10)),
+        list(range(10, 20)),
+        [20, 21, 22],
+    ]
+
+
+class TestScheduledTime:
+    def test_now_is_the_time_of_the_scheduled_event(self) -> None:
+        assert scheduled_time({"time": "2026-11-21T10:00:00Z"}) == NOW
+
+    @pytest.mark.parametrize(
+        "event", [{}, {"time": ""}, {"time": "yesterday"}, {"time": "2026-11-21T10:00:00"}]
+    )
+    def test_an_event_without_a_usable_time_is_refused(self, event: dict[str, Any]) -> None:
+        with pytest.raises(ValueError, match="time"):
+            scheduled_time(event)
+
+
+def test_the_email_names_the_patient_the_journey_and_the_stage() -> None:
+    message = timeout_email(
+        "Ana", "retreat_ibiza_2025", "AWAITING_PAYMENT", "⏰ Completa tu reserva"
+    )
+
+    assert message.subject == "⏰ Completa tu reserva"
+    assert "Ana" in message.text
+    assert "retreat_ibiza_2025" in message.text
+    assert "AWAITING_PAYMENT" in message.text
+    assert timeout_email(None, "intake", "X", None).subject.startswith("A reminder")
