@@ -17,7 +17,6 @@ from journeys_core.data.aws import dynamodb
 from tests.support.automation import (
     Pipeline,
     catch_on_bus,
-    caught,
     import_builtin_journeys,
     import_playbook,
     install_pipeline,
@@ -28,6 +27,7 @@ from tests.support.automation import (
     system_event,
     verify_sender,
 )
+from tests.support.bus import drain as caught
 from tests.support.patients import full_history, get_patient, move, put_patient
 
 KEY = "intake"  # built-in archetype: SCREENING_PENDING … BLOCKED_HIGH_RISK (locked) … CANCELLED

@@ -15,6 +15,7 @@ import pytest
 from journeys_core.data.aws import client, dynamodb
 from tests.conftest import LambdaContext
 from tests.support.aws_faults import throttled
+from tests.support.bus import drain as caught
 from tests.support.events import load_sample
 from tests.support.patients import KEY, define_journey, full_history, move
 from tests.support.streams import lambda_stream_records
@@ -45,22 +46,6 @@ def bus_queue(aws: None) -> Iterator[str]:
         Targets=[{"Id": "queue", "Arn": queue_arn}],
     )
     yield queue_url
-
-
-def caught(queue_url: str) -> list[dict[str, Any]]:
-    import boto3
-
-    sqs = boto3.client("sqs")
-    found: list[dict[str, Any]] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def publish(records: list[dict[str, Any]]) -> dict[str, Any]:

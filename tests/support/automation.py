@@ -256,23 +256,6 @@ def catch_on_bus(bus: str, detail_types: list[str], name: str = "caught") -> str
     return str(queue_url)
 
 
-def caught(queue_url: str) -> list[dict[str, Any]]:
-    """Every event the listener queue holds (consumed)."""
-    import boto3
-
-    sqs = boto3.client("sqs")
-    found: list[dict[str, Any]] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def publish_stage_changes() -> dict[str, Any]:
     """Run the stage-change publisher over the journey log's stream so far."""
     from tests.support.streams import lambda_stream_records
