@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
 from datetime import UTC, datetime
@@ -48,6 +49,9 @@ def render(rows: list[Row]) -> str:
 
 
 def main(selected: list[str]) -> None:
+    # The handlers' logs and metrics would bury the table: keep only errors.
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     rows: list[Row] = []
     for name in selected or MODULES:
         try:
@@ -65,8 +69,6 @@ def main(selected: list[str]) -> None:
 
 
 def _cpu_count() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
