@@ -13,7 +13,19 @@ from benchmarks.rows import Row, row
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 9
-TARGETS = {"journeys": 1.6, "automation": 2.0}
+# Issue targets: journeys and patients 1.6x, automation 2.0x; the other functions are held
+# to 2.0x too so a heavy import anywhere shows up.
+TARGETS = {
+    "journeys": 1.6,
+    "patients": 1.6,
+    "automation": 2.0,
+    "automation_rules": 2.0,
+    "stage_change_publisher": 2.0,
+    "stale_monitor": 2.0,
+    "notifier": 2.0,
+    "admin": 2.0,
+    "analytics": 2.0,
+}
 
 _TIMED_IMPORT = (
     "import sys, time; sys.path[:0] = ['shared', '.']; t = time.perf_counter(); "
