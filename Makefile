@@ -13,7 +13,7 @@ EVENT ?= events/journeys/list-journeys.json
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck unit integration e2e browser token invoke openapi bench build clean
+.PHONY: help install run test lint format typecheck unit integration contract e2e browser token invoke openapi bench build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ install: $(STAMP) ## Create .venv with everything the service, tests and tools n
 run: $(STAMP) ## Start the local stack on http://127.0.0.1:$(PORT) (embedded AWS, no Docker)
 	PORT=$(PORT) $(BIN)/python -m local_stack.server
 
-test: lint browser ## Lint, then run every test tier (unit, integration on moto, e2e on the local stack)
+test: lint browser ## Lint, then run every test tier (unit, integration and contract on moto, e2e on the local stack)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint + format check), mypy and cfn-lint
@@ -48,6 +48,9 @@ unit: $(STAMP) ## Unit tests only (no AWS)
 
 integration: $(STAMP) ## Handler tests on moto
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+contract: $(STAMP) ## schemathesis over every operation of docs/openapi.json (in-process gateway, moto)
+	$(BIN)/python -m pytest tests/contract $(PYTEST_ARGS)
 
 e2e: $(STAMP) browser ## End-to-end tests against the local stack over HTTP (and the dashboard in Chromium)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)

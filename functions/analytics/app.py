@@ -13,7 +13,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentSchema,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
 from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
@@ -29,7 +32,7 @@ dashboard = StaticAssets(FilePath(__file__).resolve().parent / "dashboard")
 Staff = Annotated[Caller, Depends(auth.staff)]
 JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
 PUBLIC = "Public (no token): the page holds no data, it calls this API with the user's token."
-TEXT = {"schema": {"type": "string"}}
+TEXT: OpenAPIResponseContentSchema = {"schema": {"type": "string"}}
 PAGE: dict[int, OpenAPIResponse] = {
     200: {"description": "The staff dashboard's page", "content": {"text/html": TEXT}},
 }

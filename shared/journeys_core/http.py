@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -112,11 +113,64 @@ def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list
             where, msg = f"{where}.{field}" if where else field, rest
         where = where or (loc[0] if loc else "request")
         if error.get("type") == "json_invalid":
-            msg = "the body is not valid JSON"
+            reason = (error.get("ctx") or {}).get("error")
+            msg = "the body is not valid JSON" + (f": {reason}" if reason else "")
             where = "body"
         detail.append({"loc": error.get("loc", ()), "type": error.get("type"), "msg": msg})
         parts.append(f"{where}: {msg}")
     return "; ".join(parts) or "invalid request", detail
+
+
+MAX_JSON_DEPTH = 64
+
+
+class _NotStandardJson(ValueError):
+    pass
+
+
+def parse_json_body(text: str) -> Any:
+    """A request body as JSON, refusing what would break later or be stored changed: NaN and
+    Infinity (not JSON), numbers too large for a double (1e400 would become infinity, then
+    null), integers of more than 4300 digits, and nesting deeper than MAX_JSON_DEPTH levels
+    (the parser, validation and serialization all recurse)."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise json.JSONDecodeError(_TOO_DEEP, text, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # _NotStandardJson, or int's digit limit
+        raise json.JSONDecodeError(str(error), text, 0) from None
+    if _nesting_depth(value) > MAX_JSON_DEPTH:
+        raise json.JSONDecodeError(_TOO_DEEP, text, 0)
+    return value
+
+
+_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotStandardJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _NotStandardJson(f"{text} is too large a number")
+    return number
+
+
+def _nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep ``value`` goes (stops counting past the limit)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending and deepest <= MAX_JSON_DEPTH:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in item)
+    return deepest
 
 
 class JourneysResolver(APIGatewayHttpResolver):
@@ -163,7 +217,7 @@ def _raw_error(status: int, message: str, code: str) -> dict[str, Any]:
 
 def build_resolver() -> JourneysResolver:
     """The resolver every API function uses, with errors mapped to HTTP in one place."""
-    app = JourneysResolver(enable_validation=True)
+    app = JourneysResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response:

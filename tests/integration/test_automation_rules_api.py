@@ -11,12 +11,12 @@ import pytest
 from tests.conftest import invoke
 from tests.support.automation import (
     catch_on_bus,
-    caught,
     import_builtin_journeys,
     import_playbook,
     install_pipeline,
     rules_api,
 )
+from tests.support.bus import drain
 from tests.support.events import api_event, load_sample
 from tests.support.patients import define_journey, full_history, move
 
@@ -261,7 +261,7 @@ def test_an_event_is_put_on_the_bus_for_the_callers_organization() -> None:
 
     assert submit(body, org="org-b", sub="clerk-3").status == 202
 
-    (event,) = caught(listener)
+    (event,) = drain(listener)
     assert event["source"] == "journeys.api"
     assert event["detail"] == {
         "organization_id": "org-b",
@@ -291,7 +291,7 @@ def test_an_event_the_engine_could_not_take_is_refused_before_the_bus(
     listener = catch_on_bus(os.environ["EVENT_BUS_NAME"], ["PAYMENT_SUCCEEDED"])
 
     assert submit(body).status == status
-    assert caught(listener) == []
+    assert drain(listener) == []
 
 
 def test_submitting_events_needs_the_staff_or_admin_role() -> None:

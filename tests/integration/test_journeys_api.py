@@ -226,6 +226,67 @@ def test_malformed_bodies_are_4xx_with_a_message(raw: str | bytes, status: int) 
     assert listing().body["items"] == []
 
 
+def _nested(levels: int) -> str:
+    return '{"n": ' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        # Each of these answered 500 (or stored null for the number) before the contract tier
+        # found them: the parser recursed, pydantic could not serialize, infinity became null.
+        ("[" * 5000 + "]" * 5000, "nested more than 64 levels"),
+        (
+            '{"name": "deep", "journey_spec": {"events": []}, "metadata": ' + _nested(300) + "}",
+            "nested more than 64 levels",
+        ),
+        (
+            '{"name": "huge", "journey_spec": {"events": []}, "metadata": {"n": 1e400}}',
+            "1e400 is too large a number",
+        ),
+        (
+            '{"name": "nan", "journey_spec": {"events": []}, "metadata": {"n": NaN}}',
+            "NaN is not a JSON number",
+        ),
+        (
+            '{"name": "digits", "journey_spec": {"events": []}, "metadata": {"n": '
+            + "9" * 5000
+            + "}}",
+            "digits",
+        ),
+    ],
+    ids=["5000-deep", "metadata-300-deep", "1e400", "NaN", "5000-digit-integer"],
+)
+def test_bodies_json_cannot_carry_safely_are_422_naming_why(raw: str, problem: str) -> None:
+    # Given a body that is JSON-like but too deep, non-finite or too long a number
+    # When it is sent to save a journey
+    result = invoke("journeys", api_event("journeys/save-journey", raw_body=raw, org="org-a"))
+
+    # Then it is refused as invalid JSON, saying why, and nothing is written
+    assert result.status == 422, result.body
+    assert problem in result.body["message"], result.body["message"]
+    assert listing().body["items"] == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "multipart/form-data; boundary=x", "text/plain"]
+)
+def test_a_body_declared_as_anything_but_json_is_415(content_type: str) -> None:
+    # Given a JSON body sent with another Content-Type (multipart without a boundary was a 500)
+    event = api_event("journeys/save-journey", org="org-a")
+    event["headers"]["content-type"] = content_type
+
+    result = invoke("journeys", event)
+
+    assert result.status == 415, result.body
+    assert result.body == {
+        "statusCode": 415,
+        "message": "the body must be JSON (Content-Type: application/json)",
+        "code": "unsupported_media_type",
+    }
+    assert listing().body["items"] == []
+
+
 # -- load and versions -----------------------------------------------------------------------
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from journeys_core.errors import Forbidden, Unauthorized
-from journeys_core.http import caller_from_claims, parse_groups
+from journeys_core.http import MAX_JSON_DEPTH, caller_from_claims, parse_groups, parse_json_body
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,24 @@ def test_a_caller_needs_a_subject_and_an_organization() -> None:
         caller_from_claims({"sub": "u1"})
     caller = caller_from_claims({"sub": "u1", "custom:org_id": "org", "cognito:groups": "[staff]"})
     assert (caller.sub, caller.org, caller.roles) == ("u1", "org", frozenset({"staff"}))
+
+
+def test_request_json_may_nest_64_levels_and_no_deeper() -> None:
+    # Given bodies nested exactly at and one past the limit
+    at_limit = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    past_limit = "[" + at_limit + "]"
+
+    # Then the first parses and the second is refused as invalid JSON, saying why
+    assert parse_json_body(at_limit) is not None
+    with pytest.raises(json.JSONDecodeError, match="nested more than 64 levels"):
+        parse_json_body(past_limit)
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"])
+def test_request_json_numbers_must_be_finite(number: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        parse_json_body('{"n": ' + number + "}")
+
+
+def test_request_json_keeps_large_integers_exactly() -> None:
+    assert parse_json_body('{"n": 1000000000000000000000000000000}') == {"n": 10**30}

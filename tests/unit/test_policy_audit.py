@@ -1,0 +1,226 @@
+"""Least privilege, audited from template.yaml: what each function may do is declared here, as
+data, so adding a permission is a conscious change to this file.
+
+- No ``*`` in any action or resource of a function's statements (no ``index/*`` either:
+  each index a function queries is named).
+- Each function may do exactly what EXPECTED says: the tables, indexes, streams, queues, bus
+  and identities its code uses, with the actions it uses on each. The contract tier checks
+  the same map from the other side: every AWS call the API functions make during the run is
+  allowed, and every permission of theirs is used (tests/contract/test_schemathesis.py).
+- The journey log: only the two functions that move stages may append to it, and
+  tests/unit/test_journey_log_append_only.py checks that they may only PutItem, only inside
+  TransactWriteItems, and that nobody may update or delete an entry.
+- Accepted exceptions, outside the template's statements: SAM gives every function
+  AWSLambdaBasicExecutionRole (its own log streams), and a function with a polled event
+  source the managed execution role of that source, whose Resource is ``*``
+  (SAM_MANAGED_POLICIES below: adding an SQS, stream or Kafka source must be acknowledged).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local_stack.template import functions, load_template
+from tests.support.policies import as_list, grants, statements
+from tests.unit.test_journey_log_append_only import _statements_on_the_log
+
+TEMPLATE = load_template()
+FUNCTIONS = sorted(functions(TEMPLATE))
+
+QUERY = {"dynamodb:Query"}
+PUT_EVENTS = {"events:PutEvents"}
+SEND_EMAIL = {"ses:SendEmail"}
+SEND_MESSAGE = {"sqs:SendMessage"}
+SENDER = "ses:identity/${NotificationSender}"
+SENDER_DOMAIN = "ses:identity/${domain of NotificationSender}"
+
+# function -> resource (by logical id) -> actions
+EXPECTED: dict[str, dict[str, set[str]]] = {
+    "JourneysFunction": {
+        # definitions: current item + versions; save/update/record are transactions
+        "DefinitionsTable": {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        },
+        "DefinitionsTable/index/ByUpdated": QUERY,  # lists, journey templates
+        "DefinitionsTable/index/ById": QUERY,  # load by id
+        "ExecutionsTable": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem"},
+        "ExecutionsTable/index/ByEntity": QUERY,  # an entity's executions
+    },
+    "PatientsFunction": {
+        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        "PatientsTable/index/ByStage": QUERY,  # who stands in a stage
+        "DefinitionsTable": {"dynamodb:GetItem"},  # the journey of a move, by name
+        "JourneyLogTable": {"dynamodb:Query", "dynamodb:PutItem"},  # history; append (in a tx)
+    },
+    "StageChangePublisherFunction": {
+        "JourneyLogTable/stream": {
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+        },
+        "JourneysBus": PUT_EVENTS,
+        "StageChangeDeadLetterQueue": SEND_MESSAGE,
+    },
+    "AutomationRulesFunction": {
+        "RulesTable": {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+        },
+        "DefinitionsTable": {"dynamodb:GetItem"},  # a rule's journey and stage
+        "DefinitionsTable/index/ByUpdated": QUERY,  # the playbook's journeys with stages
+        "JourneysBus": PUT_EVENTS,  # POST /events
+    },
+    "AutomationFunction": {
+        "AutomationQueue": {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        },
+        "RulesTable/index/ByTrigger": QUERY,
+        "IdempotencyTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+        "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        "DefinitionsTable": {"dynamodb:GetItem"},
+        "JourneyLogTable": {"dynamodb:PutItem"},  # the move's transaction only
+        "JourneysBus": PUT_EVENTS,  # emit_event actions
+        SENDER: SEND_EMAIL,
+        SENDER_DOMAIN: SEND_EMAIL,
+    },
+    "StaleMonitorFunction": {
+        "DefinitionsTable/index/ByStaleRules": QUERY,
+        "PatientsTable/index/ByStage": QUERY,
+        # timeout gates, timeout events, the run's checkpoint (deleted when a run completes)
+        "SystemEventsTable": {
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+        "JourneysBus": PUT_EVENTS,
+        "StaleMonitorDeadLetterQueue": SEND_MESSAGE,
+    },
+    "NotifierFunction": {
+        "PatientsTable": QUERY,  # the patient's profile
+        "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},  # the email's outcome
+        SENDER: SEND_EMAIL,
+        SENDER_DOMAIN: SEND_EMAIL,
+        "NotifierDeadLetterQueue": SEND_MESSAGE,
+    },
+    "AdminFunction": {
+        # the monitor for one organization, now: no checkpoint, so no GetItem/DeleteItem
+        "DefinitionsTable/index/ByStaleRules": QUERY,
+        "PatientsTable/index/ByStage": QUERY,
+        "SystemEventsTable": {
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:UpdateItem",
+        },
+        "JourneysBus": PUT_EVENTS,
+    },
+    "AnalyticsFunction": {
+        "DefinitionsTable": {"dynamodb:GetItem"},
+        "JourneyLogTable/index/ByJourney": QUERY,
+        "PatientsTable/index/ByStage": QUERY,
+    },
+}
+
+# Event sources for which SAM attaches a managed execution role with Resource "*" (it polls
+# the source on the function's behalf), and why each one is accepted.
+POLLED_SOURCES = {"SQS", "DynamoDB", "Kinesis", "MQ", "MSK", "SelfManagedKafka", "DocumentDB"}
+SAM_MANAGED_POLICIES = {
+    "AutomationFunction": (
+        "SQS",
+        "AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, DeleteMessage, "
+        "GetQueueAttributes on *): the statement ReadAutomationQueue names the queue too",
+    ),
+    "StageChangePublisherFunction": (
+        "DynamoDB",
+        "AWSLambdaDynamoDBExecutionRole (dynamodb:DescribeStream, GetRecords, "
+        "GetShardIterator, ListStreams on *): JourneyLogStreamRead names the stream too",
+    ),
+}
+
+
+def _declared(logical_id: str) -> set[tuple[str, str]]:
+    return {
+        (action, resource)
+        for resource, actions in EXPECTED[logical_id].items()
+        for action in actions
+    }
+
+
+def test_every_function_of_the_template_is_declared() -> None:
+    assert set(EXPECTED) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_no_wildcard_in_any_action_or_resource(logical_id: str) -> None:
+    for statement in statements(TEMPLATE, logical_id):
+        assert "NotAction" not in statement and "NotResource" not in statement, logical_id
+        assert statement.get("Effect") == "Allow", logical_id
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, (logical_id, statement.get("Sid"), action)
+        for resource in as_list(statement["Resource"]):
+            assert "*" not in repr(resource), (logical_id, statement.get("Sid"), resource)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_function_may_do_exactly_what_it_uses(logical_id: str) -> None:
+    # Given the permissions this file declares for the function
+    declared = _declared(logical_id)
+
+    # When the template's statements are read
+    granted = grants(TEMPLATE, logical_id)
+
+    # Then they allow exactly those: nothing missing, nothing more
+    assert sorted(granted - declared) == [], "granted but not declared here"
+    assert sorted(declared - granted) == [], "declared here but not granted"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_policies_are_inline_statements_on_the_role_sam_makes(logical_id: str) -> None:
+    properties: dict[str, Any] = TEMPLATE["Resources"][logical_id]["Properties"]
+    # No role of our own, no managed policies, no SAM policy templates: all of it is above.
+    assert "Role" not in properties
+    assert "PermissionsBoundary" not in properties
+    for policy in properties.get("Policies") or []:
+        assert isinstance(policy, dict) and set(policy) == {"Version", "Statement"}, policy
+
+
+def test_only_the_stage_movers_may_append_to_the_journey_log() -> None:
+    # How they may (PutItem inside TransactWriteItems only): test_journey_log_append_only.py
+    writers = {
+        logical_id
+        for logical_id, statement in _statements_on_the_log()
+        if "dynamodb:PutItem" in as_list(statement["Action"])
+    }
+    assert writers == {"PatientsFunction", "AutomationFunction"}
+
+
+def test_managed_policies_with_any_resource_are_the_accepted_exceptions() -> None:
+    polled = {
+        logical_id: event["Type"]
+        for logical_id in FUNCTIONS
+        for event in (TEMPLATE["Resources"][logical_id]["Properties"].get("Events") or {}).values()
+        if event.get("Type") in POLLED_SOURCES
+    }
+    accepted = {logical_id: source for logical_id, (source, _) in SAM_MANAGED_POLICIES.items()}
+    assert polled == accepted
