@@ -36,7 +36,6 @@ from journeys_core.data.event_bus import put_event
 from journeys_core.data.idempotency import IdempotentCall
 from journeys_core.data.mailer import EmailRejected, send_email
 from journeys_core.data.patients import PatientRecord
-from journeys_core.data.system_events import SystemEventsRepository
 from journeys_core.domain.automation import derived_event_id, matching_rules, render_template
 from journeys_core.domain.stale_monitor import TIMEOUT_EVENT_TYPE
 from journeys_core.errors import Conflict, InvalidInput, NotFound
@@ -57,6 +56,7 @@ from journeys_core.services.patients import (
     patients_repository,
     record_patient_event,
 )
+from journeys_core.services.stale_monitor import system_events_repository
 from journeys_core.settings import get_settings
 
 AUTOMATION_ACTOR = "automation"
@@ -78,10 +78,6 @@ class InvalidDomainEvent(ValueError):
 
 def rules_repository() -> RulesRepository:
     return RulesRepository(get_settings().rules_table)
-
-
-def system_events_repository() -> SystemEventsRepository:
-    return SystemEventsRepository(get_settings().system_events_table)
 
 
 def _describe(error: ValidationError) -> str:
