@@ -153,7 +153,7 @@ def _measure_ours(entity_ids: list[str]) -> tuple[float, int]:
     # The layer is imported as Lambda sees it: `shared/` on the path (as the tests do).
     if str(ROOT / "shared") not in sys.path:
         sys.path.insert(0, str(ROOT / "shared"))
-    from journeys_core.timeline import TimelinePlan
+    from journeys_core.domain.timeline import TimelinePlan
 
     plan = TimelinePlan.compile(WORKLOAD_SPEC)
     generate = plan.generate

@@ -18,12 +18,12 @@ from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponseContentSchema,
 )
 from aws_lambda_powertools.logging import correlation_paths
+from static_assets import StaticAssets
 
 from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
 from journeys_core.models.analytics import JourneyAnalytics
 from journeys_core.models.journey import NAME_PATTERN
 from journeys_core.services import analytics
-from journeys_core.static_assets import StaticAssets
 
 app = build_resolver()
 auth = Auth(app)

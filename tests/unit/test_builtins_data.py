@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from journeys_core.builtins import load_builtin_journeys
-from journeys_core.timeline import TimelinePlan, find_dependency_problems
+from journeys_core.domain.timeline import TimelinePlan, find_dependency_problems
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 ARCHETYPES = ["retreat_ibiza_2025", "carta_natal", "despertar_8s", "yoga_urban_om", "intake"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from journeys_core.models.dependencies import find_dependency_problems
+from journeys_core.domain.dependencies import find_dependency_problems
 from journeys_core.models.journey import Delay, JourneySpec
 
 

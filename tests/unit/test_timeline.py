@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from journeys_core.timeline import ScheduledEvent, TimelinePlan, find_dependency_problems
+from journeys_core.domain.timeline import ScheduledEvent, TimelinePlan, find_dependency_problems
 
 START = date(2025, 1, 1)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -405,7 +405,7 @@ def test_a_fresh_interpreter_gives_the_same_dates() -> None:
     script = f"""
 import json
 from datetime import date
-from journeys_core.timeline import TimelinePlan
+from journeys_core.domain.timeline import TimelinePlan
 spec = {{"events": [
     {{"event_id": "visit", "delay": {{"min_days": 0, "max_days": 100000}}}},
     {{"event_id": "screening", "delay": {{"min_days": 0, "max_days": 100000}},

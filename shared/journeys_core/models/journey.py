@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from journeys_core.models.dependencies import find_dependency_problems
+from journeys_core.domain.dependencies import find_dependency_problems
 
 # ASCII letters, digits, '-', '_', '.' only: names travel in URLs and DynamoDB keys.
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"

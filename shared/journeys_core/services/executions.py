@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from journeys_core.clock import utc_now
+from journeys_core.domain.timeline import TimelinePlan
 from journeys_core.errors import InvalidInput, NotFound, PayloadTooLarge
 from journeys_core.models.execution import (
     EntityTimeline,
@@ -26,7 +27,6 @@ from journeys_core.services.definitions import (
     forget_journey_identity,
     journey_identity,
 )
-from journeys_core.timeline import TimelinePlan
 
 # A Lambda response carries at most 6 MB; an event is about 170 bytes of JSON.
 MAX_TIMELINE_EVENTS = 25_000

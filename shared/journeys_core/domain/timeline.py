@@ -35,13 +35,13 @@ from datetime import date
 from statistics import NormalDist
 from typing import Any
 
-from journeys_core.models.dependencies import (
+from journeys_core.domain.dependencies import (
     depends_on_of as _depends_on,
 )
-from journeys_core.models.dependencies import (
+from journeys_core.domain.dependencies import (
     event_ids as _event_ids,
 )
-from journeys_core.models.dependencies import (
+from journeys_core.domain.dependencies import (
     find_dependency_problems,
 )
 
