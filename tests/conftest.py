@@ -86,22 +86,19 @@ def aws() -> Iterator[None]:
     """A fresh moto account holding every resource of template.yaml."""
     from moto import mock_aws
 
-    from journeys_core.data.automation_rules import rules_cache
     from journeys_core.data.aws import reset_clients
-    from journeys_core.data.definition_cache import definition_cache
+    from journeys_core.data.warm_cache import warm_cache
     from local_stack.template import create_resources
 
     with mock_aws():
         reset_clients()
-        definition_cache.clear()  # a warm container's definitions belong to the old moto
-        rules_cache.clear()  # and so do its automation rules
+        warm_cache.clear()  # a warm container's definitions and rules belong to the old moto
         import boto3
 
         create_resources(boto3.session.Session(), RESOURCE_PREFIX)
         yield
         reset_clients()
-        definition_cache.clear()
-        rules_cache.clear()
+        warm_cache.clear()
 
 
 @pytest.fixture

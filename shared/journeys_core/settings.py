@@ -1,4 +1,10 @@
-"""Settings read once from environment variables (cached), never at import time."""
+"""Settings read once from environment variables (cached), never at import time.
+
+Resource names (tables, the bus) have no defaults: a function whose template entry forgets
+one fails at the first use with an error naming the variable, not by writing to a table of
+the same name in another stack. ``tests/unit/test_settings_template.py`` proves that every
+function's ``Environment`` supplies every variable its code reads.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +14,92 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class MissingSetting(RuntimeError):
+    """A variable the code needs is not in the function's environment."""
+
+
+# Setting -> the environment variable that names the resource.
+RESOURCE_VARIABLES = {
+    "definitions_table": "DEFINITIONS_TABLE_NAME",
+    "executions_table": "EXECUTIONS_TABLE_NAME",
+    "patients_table": "PATIENTS_TABLE_NAME",
+    "journey_log_table": "JOURNEY_LOG_TABLE_NAME",
+    "system_events_table": "SYSTEM_EVENTS_TABLE_NAME",
+    "rules_table": "RULES_TABLE_NAME",
+    "idempotency_table": "IDEMPOTENCY_TABLE_NAME",
+    "event_bus_name": "EVENT_BUS_NAME",
+}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
-    definitions_table: str = Field(default="journeys-definitions", alias="DEFINITIONS_TABLE_NAME")
-    executions_table: str = Field(default="journeys-executions", alias="EXECUTIONS_TABLE_NAME")
-    # Live patient journeys (issue 4)
-    patients_table: str = Field(default="journeys-patients", alias="PATIENTS_TABLE_NAME")
-    journey_log_table: str = Field(default="journeys-journey-log", alias="JOURNEY_LOG_TABLE_NAME")
-    system_events_table: str = Field(
-        default="journeys-system-events", alias="SYSTEM_EVENTS_TABLE_NAME"
-    )
-    event_bus_name: str = Field(default="journeys", alias="EVENT_BUS_NAME")
+    resources: dict[str, str] = Field(default_factory=dict)
     # How long a warm container trusts a journey definition it read for stage moves.
     definition_cache_seconds: float = Field(default=30.0, ge=0, alias="DEFINITION_CACHE_SECONDS")
-    # Automation engine (issue 6)
-    rules_table: str = Field(default="journeys-rules", alias="RULES_TABLE_NAME")
-    idempotency_table: str = Field(default="journeys-idempotency", alias="IDEMPOTENCY_TABLE_NAME")
     # How long a warm automation container trusts the rules it read for one trigger.
     rules_cache_seconds: float = Field(default=60.0, ge=0, alias="RULES_CACHE_SECONDS")
     # How long a processed event id is remembered (the dead-letter queue keeps 14 days).
     idempotency_ttl_seconds: int = Field(
         default=14 * 24 * 3600, ge=60, alias="IDEMPOTENCY_TTL_SECONDS"
     )
-    # Stale-journey monitor and notifier (issue 5)
+    # The verified SES identity timeout emails come from ("" sends none).
     notification_sender: str = Field(default="", alias="NOTIFICATION_SENDER")
     # A run stops (and the next one resumes) when less than this much Lambda time is left.
     monitor_stop_margin_seconds: float = Field(
         default=15.0, ge=0, alias="STALE_MONITOR_STOP_MARGIN_SECONDS"
     )
-    # Journey analytics (issue 8): the longest period one request may read.
+    # The longest period one analytics request may read.
     analytics_max_period_days: int = Field(
         default=366, ge=1, le=3660, alias="ANALYTICS_MAX_PERIOD_DAYS"
     )
     stage: str = Field(default="dev", alias="STAGE")
     max_body_bytes: int = Field(default=256 * 1024, alias="MAX_BODY_BYTES")
 
+    def _resource(self, setting: str) -> str:
+        variable = RESOURCE_VARIABLES[setting]
+        name = self.resources.get(variable)
+        if not name:
+            raise MissingSetting(
+                f"{variable} is not set: the function's template entry must set it"
+            )
+        return name
+
+    @property
+    def definitions_table(self) -> str:
+        return self._resource("definitions_table")
+
+    @property
+    def executions_table(self) -> str:
+        return self._resource("executions_table")
+
+    @property
+    def patients_table(self) -> str:
+        return self._resource("patients_table")
+
+    @property
+    def journey_log_table(self) -> str:
+        return self._resource("journey_log_table")
+
+    @property
+    def system_events_table(self) -> str:
+        return self._resource("system_events_table")
+
+    @property
+    def rules_table(self) -> str:
+        return self._resource("rules_table")
+
+    @property
+    def idempotency_table(self) -> str:
+        return self._resource("idempotency_table")
+
+    @property
+    def event_bus_name(self) -> str:
+        return self._resource("event_bus_name")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings.model_validate(dict(os.environ))
+    environment = dict(os.environ)
+    resources = {v: environment[v] for v in RESOURCE_VARIABLES.values() if environment.get(v)}
+    return Settings.model_validate({**environment, "resources": resources})

@@ -100,23 +100,20 @@ ANSWERED: dict[str, Counter[int]] = {}
 def api() -> Iterator[GatewayClient]:
     """A fresh moto account with template.yaml's resources, reached through the gateway."""
     from journeys_core.data import aws
-    from journeys_core.data.automation_rules import rules_cache
     from journeys_core.data.aws import reset_clients
-    from journeys_core.data.definition_cache import definition_cache
+    from journeys_core.data.warm_cache import warm_cache
     from local_stack.template import create_resources
 
     with mock_aws():
         reset_clients()
-        definition_cache.clear()
-        rules_cache.clear()
+        warm_cache.clear()
         created = create_resources(boto3.session.Session(), RESOURCE_PREFIX)
         RECORDER.names = {resource["name"]: logical_id for logical_id, resource in created.items()}
         for service in ("dynamodb", "events", "ses", "sqs"):
             RECORDER.watch(aws.client(service))
         yield GatewayClient(APP.gateway)
         reset_clients()
-        definition_cache.clear()
-        rules_cache.clear()
+        warm_cache.clear()
 
 
 def _send_sample(api: GatewayClient, name: str) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from journeys_core.data.automation_rules import rules_cache
 from journeys_core.data.aws import dynamodb
+from journeys_core.data.warm_cache import warm_cache
 from tests.support.automation import (
     Pipeline,
     catch_on_bus,
@@ -142,12 +142,12 @@ def test_a_timeout_keeps_what_the_monitor_and_the_notifier_recorded_on_it(
     pipeline: Pipeline,
 ) -> None:
     from journeys_core.clock import utc_now
+    from journeys_core.data import repositories
     from journeys_core.models.system_event import SystemEvent
-    from journeys_core.services.automation import system_events_repository
 
     enrolled("p-1", "AWAITING_PAYMENT", email="ana@example.org")
     detail = {**domain_event("p-1", "timeout-shared"), "journey_key": KEY, "stage": "S"}
-    events = system_events_repository()
+    events = repositories.system_events()
     events.record(
         SystemEvent(
             event_id="timeout-shared",
@@ -510,7 +510,7 @@ def test_a_rule_saved_meanwhile_applies_once_the_cached_rules_expire(
     pipeline.put("PAYMENT_FAILED", domain_event("p-2", "fail-2"))
     pipeline.drain()
     assert stage_of("p-2") == "AWAITING_PAYMENT"  # still the cached answer
-    monkeypatch.setattr(rules_cache, "_clock", lambda: time.monotonic() + 3600)
+    monkeypatch.setattr(warm_cache, "_clock", lambda: time.monotonic() + 3600)
     pipeline.put("PAYMENT_FAILED", domain_event("p-2", "fail-3"))
     pipeline.drain()
 

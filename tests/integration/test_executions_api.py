@@ -237,12 +237,39 @@ def test_delete_removes_thousands_of_executions_unless_asked_to_keep_them() -> N
 
     names = {i["journey_name"] for i in entity_journeys("p-0007").body["items"]}
     assert names == {"kept"}
-    from journeys_core.services.definitions import executions_repository
+    from journeys_core.data import repositories
 
-    remaining = executions_repository()._db.scan(  # test-only check of the whole table
-        TableName=executions_repository().table, Select="COUNT"
+    remaining = repositories.executions()._db.scan(  # test-only check of the whole table
+        TableName=repositories.executions().table,
+        Select="COUNT",
+        FilterExpression="attribute_exists(journey_id)",  # executions, not tombstones
     )["Count"]
     assert remaining == 10
+
+
+def test_a_journey_saved_again_under_its_name_lists_its_own_executions_everywhere() -> None:
+    from journeys_core.data.warm_cache import warm_cache
+    from journeys_core.services.definitions import journey_identity
+
+    # Given a warm container that knows "reborn" by its first id
+    save("reborn")
+    record("reborn", entity_id="old-patient")
+    stale = journey_identity("org-a", "reborn")
+    # When another container deletes it (keeping executions) and it is saved again
+    keep = api_event(
+        "journeys/delete-journey",
+        path_params={"name_or_id": "reborn"},
+        query={"delete_executions": "false"},
+        org="org-a",
+    )
+    assert invoke("journeys", keep).status == 204
+    warm_cache.get(("identity", "org-a", "reborn"), 300, lambda: stale)  # still cached there
+    save("reborn")
+    record("reborn", entity_id="new-patient")
+
+    # Then the warm container lists the new journey's executions only
+    items = executions("reborn").body["items"]
+    assert [i["entity_id"] for i in items] == ["new-patient"]
 
 
 # -- timelines -------------------------------------------------------------------------------

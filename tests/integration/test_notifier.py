@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from journeys_core.services.stale_monitor import system_events_repository
+from journeys_core.data import repositories
 from local_stack.template import load_template
 from tests.conftest import LambdaContext
 from tests.support.bus import drain, queue_behind_rule
@@ -61,7 +61,7 @@ def notify(event: dict[str, Any]) -> dict[str, Any]:
 
 def results_of(event: dict[str, Any]) -> list[dict[str, Any]]:
     detail = event["detail"]
-    recorded = system_events_repository().get(detail["organization_id"], detail["event_id"])
+    recorded = repositories.system_events().get(detail["organization_id"], detail["event_id"])
     assert recorded is not None
     return recorded.results
 
@@ -161,7 +161,7 @@ def test_a_redelivery_sends_nothing_even_after_another_writer_replaced_the_resul
     notify(event)
     detail = event["detail"]
     # The automation engine records its own results on the same event, replacing the list.
-    system_events_repository().set_results(
+    repositories.system_events().set_results(
         detail["organization_id"], detail["event_id"], "processed", [{"rule_id": "rule-1"}]
     )
 
@@ -181,8 +181,8 @@ def test_a_timeout_already_emailed_by_an_automation_rule_is_not_emailed_again(
     run_monitor(NOW)
     (event,) = drain(notifier_queue)
     detail = event["detail"]
-    events = system_events_repository()
-    assert events.claim_email(detail["organization_id"], detail["event_id"], "automation")
+    claims = repositories.email_claims()
+    assert claims.claim_email(detail["organization_id"], detail["event_id"], "automation")
 
     # When the notifier gets the same timeout
     result = notify(event)
@@ -190,5 +190,5 @@ def test_a_timeout_already_emailed_by_an_automation_rule_is_not_emailed_again(
     # Then the patient gets no second email
     assert result["outcome"] == "duplicate"
     assert sent == []
-    assert events.claim_email(detail["organization_id"], detail["event_id"], "again") is False
-    assert events.claim_email(detail["organization_id"], "never-recorded", "x") is None
+    assert claims.claim_email(detail["organization_id"], detail["event_id"], "again") is False
+    assert claims.claim_email(detail["organization_id"], "never-recorded", "x") is None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from journeys_core.data.aws import dynamodb
-from journeys_core.data.definition_cache import definition_cache
+from journeys_core.data.warm_cache import warm_cache
 from journeys_core.errors import Conflict
 from journeys_core.services.patients import move_patient_stage, record_patient_event
 from tests.conftest import invoke
@@ -37,7 +37,7 @@ def retreat(aws: None) -> None:
 
 def _expire_cached_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if the cache's time to live had passed in this warm container."""
-    monkeypatch.setattr(definition_cache, "_clock", lambda: time.monotonic() + 3600)
+    monkeypatch.setattr(warm_cache, "_clock", lambda: time.monotonic() + 3600)
 
 
 # -- enrollment ------------------------------------------------------------------------------

@@ -266,6 +266,6 @@ def publish_stage_changes() -> dict[str, Any]:
 
 
 def system_event(event_id: str, org: str = "org-a") -> Any:
-    from journeys_core.services.automation import system_events_repository
+    from journeys_core.data import repositories
 
-    return system_events_repository().get(org, event_id)
+    return repositories.system_events().get(org, event_id)

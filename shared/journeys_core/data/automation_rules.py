@@ -12,12 +12,11 @@ numbers and empty strings would not keep as given.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from journeys_core.data import aws
-from journeys_core.data.codec import decode_cursor, encode_cursor, error_code, from_item, to_item
+from journeys_core.data.codec import error_code, from_item, to_item
+from journeys_core.data.dynamo import query_all, query_page
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.automation import AutomationRule
@@ -135,18 +134,15 @@ class RulesRepository:
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": RULE_PREFIX}},
-            "Limit": limit + 1,  # one more tells whether another page exists
         }
-        if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(
-                cursor, LIST_KEY_ATTRS, lambda key: key["pk"] == pk
-            )
         with throttling_as_unavailable("rules"):
-            items = self._db.query(**params).get("Items", [])
-        page, more = items[:limit], len(items) > limit
-        next_cursor = (
-            encode_cursor({k: page[-1][k] for k in LIST_KEY_ATTRS}) if more and page else None
-        )
+            page, next_cursor = query_page(
+                params,
+                limit=limit,
+                cursor=cursor,
+                key_attrs=LIST_KEY_ATTRS,
+                owns=lambda key: key["pk"] == pk,
+            )
         return [rule_from_item(item) for item in page], next_cursor
 
     def active_for_trigger(self, org: str, trigger_event: str) -> list[AutomationRule]:
@@ -158,42 +154,6 @@ class RulesRepository:
             "KeyConditionExpression": "trigger_pk = :tpk",
             "ExpressionAttributeValues": {":tpk": {"S": trigger_pk(org, trigger_event)}},
         }
-        items: list[dict[str, Any]] = []
         with throttling_as_unavailable(f"rules for {trigger_event}"):
-            while True:
-                response = self._db.query(**params)
-                items += response.get("Items", [])
-                if not response.get("LastEvaluatedKey"):
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            items = list(query_all(params))
         return [rule_from_item(item) for item in items]
-
-
-class RulesCache:
-    """An organization's rules per trigger, kept by a warm container for a short time: most
-    events then cost no rules read. A rule saved meanwhile applies after at most
-    ``RULES_CACHE_SECONDS``. An empty answer is cached too (most events match no rule)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._entries: dict[tuple[str, str, str], tuple[float, list[AutomationRule]]] = {}
-
-    def get(
-        self, repository: RulesRepository, org: str, trigger_event: str, ttl_seconds: float
-    ) -> list[AutomationRule]:
-        cache_key = (repository.table, org, trigger_event)
-        now = self._clock()
-        hit = self._entries.get(cache_key)
-        if hit is not None and now - hit[0] < ttl_seconds:
-            return hit[1]
-        rules = repository.active_for_trigger(org, trigger_event)
-        if len(self._entries) > 4096:
-            self._entries.clear()
-        self._entries[cache_key] = (now, rules)
-        return rules
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-rules_cache = RulesCache()

@@ -21,6 +21,8 @@ def to_attr(value: Any) -> dict[str, Any]:
         return {"N": str(value)}
     if isinstance(value, str):
         return {"S": value}
+    if isinstance(value, set | frozenset):
+        return {"SS": sorted(str(v) for v in value)}
     if isinstance(value, list | tuple):
         return {"L": [to_attr(v) for v in value]}
     if isinstance(value, Mapping):

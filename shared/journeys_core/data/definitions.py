@@ -12,21 +12,14 @@ under the same name never shows the old one's history.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import (
-    cancellation_reasons,
-    decode_cursor,
-    encode_cursor,
-    from_item,
-    to_attr,
-    to_item,
-)
+from journeys_core.data.codec import cancellation_reasons, from_item, to_item
+from journeys_core.data.dynamo import UpdateExpression, batch_write, query_all, query_page
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.journey import JourneyRecord, JourneySummary
 
@@ -174,18 +167,11 @@ class DefinitionsRepository:
         the definition since it was read (optimistic lock on ``version``). An update, not a
         put: execution counters move concurrently and must not be overwritten."""
         current = _current_values(org, record)
-        fields = {k: v for k, v in current.items() if k not in ("pk", "sk", *_COUNTERS)}
-        names = {f"#f{i}": field for i, field in enumerate(fields)}
-        values = {
-            f":f{i}": to_attr(value) for i, value in enumerate(fields.values()) if value is not None
-        }
-        values.update({":id": {"S": record.id}, ":v": {"N": str(expected_version)}})
-        update = "SET " + ", ".join(
-            f"#f{i} = :f{i}" for i in range(len(fields)) if f":f{i}" in values
+        update = UpdateExpression().set(
+            {k: v for k, v in current.items() if k not in ("pk", "sk", *_COUNTERS)}
         )
-        removed = [f"#f{i}" for i in range(len(fields)) if f":f{i}" not in values]
-        if removed:  # a field that became empty (e.g. duration_days) must not keep its old value
-            update += " REMOVE " + ", ".join(removed)
+        journey_id, version = update.value(record.id), update.value(expected_version)
+        condition = f"journey_id = {journey_id} AND version = {version}"
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -193,10 +179,8 @@ class DefinitionsRepository:
                         "Update": {
                             "TableName": self.table,
                             "Key": {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(record.name)}},
-                            "UpdateExpression": update,
-                            "ConditionExpression": "journey_id = :id AND version = :v",
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
+                            "ConditionExpression": condition,
+                            **update.params(),
                         }
                     },
                     {"Put": {"TableName": self.table, "Item": _version_item(org, record)}},
@@ -231,7 +215,7 @@ class DefinitionsRepository:
                 ProjectionExpression="pk, sk",
             )
         ]
-        batch_delete(self.table, version_keys)
+        batch_write(self.table, deletes=version_keys)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -327,33 +311,17 @@ class DefinitionsRepository:
         }
         _project(params, ["pk", "sk", "list_pk", "list_sk", "metadata_json", *_RECORD_SCALARS])
         _add_filters(params, filters)
-        if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(
-                cursor, LIST_KEY_ATTRS, lambda key: key["list_pk"] == org_pk(org)
-            )
-        found: list[dict[str, Any]] = []
-        while True:
-            response = self._db.query(**params)
-            page = response.get("Items", [])
-            last_key = response.get("LastEvaluatedKey")
-            for index, item in enumerate(page):
-                found.append(item)
-                if len(found) == limit:
-                    more = index < len(page) - 1 or last_key is not None
-                    next_cursor = encode_cursor({k: item[k] for k in LIST_KEY_ATTRS})
-                    return [summary_from_item(i) for i in found], next_cursor if more else None
-            if not last_key:
-                return [summary_from_item(i) for i in found], None
-            params["ExclusiveStartKey"] = last_key
+        items, next_cursor = query_page(
+            params,
+            limit=limit,
+            cursor=cursor,
+            key_attrs=LIST_KEY_ATTRS,
+            owns=lambda key: key["list_pk"] == org_pk(org),
+        )
+        return [summary_from_item(item) for item in items], next_cursor
 
     def _query_all(self, **params: Any) -> Iterator[dict[str, Any]]:
-        params["TableName"] = self.table
-        while True:
-            response = self._db.query(**params)
-            yield from response.get("Items", [])
-            if not response.get("LastEvaluatedKey"):
-                return
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return query_all({**params, "TableName": self.table})
 
 
 def _project(params: dict[str, Any], attributes: Sequence[str]) -> None:
@@ -381,17 +349,3 @@ def _add_filters(params: dict[str, Any], filters: ListFilters) -> None:
         clauses.append("contains(search_text, :search)")
     if clauses:
         params["FilterExpression"] = " AND ".join(clauses)
-
-
-def batch_delete(table: str, keys: Sequence[Mapping[str, Any]]) -> None:
-    """Delete keys 25 at a time, retrying what DynamoDB leaves unprocessed (with backoff)."""
-    db = aws.dynamodb()
-    for start in range(0, len(keys), 25):
-        requests = [{"DeleteRequest": {"Key": dict(k)}} for k in keys[start : start + 25]]
-        attempt = 0
-        while requests:
-            response = db.batch_write_item(RequestItems={table: requests})
-            requests = response.get("UnprocessedItems", {}).get(table, [])
-            if requests:
-                attempt += 1
-                time.sleep(min(0.05 * 2**attempt, 1.0))

@@ -2,6 +2,8 @@
 
 - item: pk=ORG#{org}#JOURNEY#{journey_id}  sk={executed_at}#{execution_id}
 - GSI ByEntity: entity_pk=ORG#{org}#ENTITY#{entity_id}  entity_sk={executed_at}#{execution_id}
+- tombstone: pk=ORG#{org}#JOURNEY#{journey_id}  sk=~DELETED  (the journey was deleted: a warm
+  container that still maps its name to this id learns so from the listing it reads anyway)
 
 Writing executions also moves the definition's ``execution_count`` and ``last_executed`` in
 the same transaction, so summaries never need counting.
@@ -9,26 +11,24 @@ the same transaction, so summaries never need counting.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import (
-    cancellation_reasons,
-    decode_cursor,
-    encode_cursor,
-    from_item,
-    to_item,
-)
-from journeys_core.data.definitions import batch_delete, current_sk, org_pk
+from journeys_core.data.codec import cancellation_reasons, from_item, to_item
+from journeys_core.data.definitions import current_sk, org_pk
+from journeys_core.data.dynamo import Owns, batch_write, query_all, query_page
 from journeys_core.errors import NotFound
 from journeys_core.models.execution import ExecutionRecord
 
 # A transaction holds at most 100 items: 99 executions and the definition's counters.
 EXECUTIONS_PER_TRANSACTION = 99
 JOURNEY_KEY_ATTRS = {"pk", "sk"}
+# Sorts after every "{executed_at}#{id}", so newest-first listings meet it first.
+DELETED_SK = "~DELETED"
 ENTITY_KEY_ATTRS = {"pk", "sk", "entity_pk", "entity_sk"}
 
 
@@ -114,6 +114,7 @@ class ExecutionsRepository:
     def list_for_journey(
         self, org: str, journey_id: str, limit: int, cursor: str | None
     ) -> tuple[list[ExecutionRecord], str | None]:
+        """Newest first; NotFound when the journey was deleted (its tombstone comes first)."""
         pk = journey_pk(org, journey_id)
         return self._page(
             {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": pk}}},
@@ -143,35 +144,40 @@ class ExecutionsRepository:
         self,
         params: dict[str, Any],
         key_attrs: set[str],
-        belongs: Any,
+        owns: Owns,
         limit: int,
         cursor: str | None,
     ) -> tuple[list[ExecutionRecord], str | None]:
         """One Query, newest first (no filter, so ``Limit`` is exact)."""
-        params.update(TableName=self.table, ScanIndexForward=False, Limit=limit)
-        if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(cursor, key_attrs, belongs)
-        response = self._db.query(**params)
-        items = response.get("Items", [])
-        last_key = response.get("LastEvaluatedKey")
-        next_cursor = encode_cursor({k: last_key[k] for k in key_attrs}) if last_key else None
+        items, next_cursor = query_page(
+            {**params, "TableName": self.table, "ScanIndexForward": False},
+            limit=limit,
+            cursor=cursor,
+            key_attrs=key_attrs,
+            owns=owns,
+        )
+        if items and items[0]["sk"]["S"] == DELETED_SK:
+            raise NotFound("the journey was deleted")
         return [_execution_from_item(item) for item in items], next_cursor
 
+    def mark_journey_deleted(self, org: str, journey_id: str) -> None:
+        self._db.put_item(
+            TableName=self.table,
+            Item={"pk": {"S": journey_pk(org, journey_id)}, "sk": {"S": DELETED_SK}},
+        )
+
     def delete_for_journey(self, org: str, journey_id: str) -> int:
-        """Remove every execution of a journey (page by page, 25 deletes a batch)."""
-        pk = journey_pk(org, journey_id)
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ProjectionExpression": "pk, sk",
-        }
+        """Remove every execution of a journey (a thousand keys at a time, 25 a batch)."""
+        keys = query_all(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": journey_pk(org, journey_id)}},
+                "ProjectionExpression": "pk, sk",
+            }
+        )
         deleted = 0
-        while True:
-            response = self._db.query(**params)
-            keys = response.get("Items", [])
-            batch_delete(self.table, keys)
-            deleted += len(keys)
-            if not response.get("LastEvaluatedKey"):
-                return deleted
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        while chunk := list(itertools.islice(keys, 1000)):
+            batch_write(self.table, deletes=chunk)
+            deleted += len(chunk)
+        return deleted

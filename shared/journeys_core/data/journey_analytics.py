@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from journeys_core.clock import format_timestamp
-from journeys_core.data import aws
+from journeys_core.data.dynamo import query_all
 from journeys_core.data.journey_log import journey_pk
 from journeys_core.data.patients import stage_pk
 from journeys_core.data.throttling import throttling_as_unavailable
@@ -39,16 +39,12 @@ class JourneyAnalyticsReader:
         self.patients_table = patients_table
 
     def _query_all(self, tally: ReadTally, what: str, **params: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+        def count(response: dict[str, Any]) -> None:
+            tally.queries += 1
+            tally.items += int(response.get("ScannedCount", len(response.get("Items", []))))
+
         with throttling_as_unavailable(what):
-            while True:
-                response = aws.dynamodb().query(**params)
-                tally.queries += 1
-                tally.items += int(response.get("ScannedCount", len(response.get("Items", []))))
-                items += response.get("Items", [])
-                if not response.get("LastEvaluatedKey"):
-                    return items
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            return list(query_all(params, count))
 
     def log_points(
         self, org: str, journey_key: str, start: datetime, end: datetime, tally: ReadTally

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from journeys_core.clock import format_timestamp
-from journeys_core.data import aws
-from journeys_core.data.codec import decode_cursor, encode_cursor, from_item, to_attr
+from journeys_core.data.codec import from_item, to_attr
+from journeys_core.data.dynamo import query_page
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.models.patient import JourneyLogEntry
 
@@ -80,16 +80,13 @@ class JourneyLogRepository:
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ScanIndexForward": True,
-            "Limit": limit + 1,  # one more tells whether another page exists
         }
-        if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(
-                cursor, HISTORY_KEY_ATTRS, lambda key: key["pk"] == pk
-            )
         with throttling_as_unavailable("journey history"):
-            items = aws.dynamodb().query(**params).get("Items", [])
-        page, more = items[:limit], len(items) > limit
-        next_cursor = (
-            encode_cursor({k: page[-1][k] for k in HISTORY_KEY_ATTRS}) if more and page else None
-        )
+            page, next_cursor = query_page(
+                params,
+                limit=limit,
+                cursor=cursor,
+                key_attrs=HISTORY_KEY_ATTRS,
+                owns=lambda key: key["pk"] == pk,
+            )
         return [entry_from_item(item) for item in page], next_cursor

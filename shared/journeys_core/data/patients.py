@@ -24,14 +24,8 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import (
-    cancellation_reasons,
-    decode_cursor,
-    encode_cursor,
-    error_code,
-    from_item,
-    to_attr,
-)
+from journeys_core.data.codec import cancellation_reasons, error_code, from_item
+from journeys_core.data.dynamo import UpdateExpression, query_all, query_page
 from journeys_core.data.journey_log import log_item
 from journeys_core.data.throttling import (
     THROTTLED_REASONS,
@@ -111,13 +105,6 @@ def _enrollment_from_values(values: Mapping[str, Any]) -> Enrollment:
     )
 
 
-def _placeholders(values: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """``SET #a = :a, ...`` for every value, with names and values as placeholders."""
-    names = {f"#{name}": name for name in values}
-    attr_values = {f":{name}": to_attr(value) for name, value in values.items()}
-    return ", ".join(f"#{name} = :{name}" for name in values), names, attr_values
-
-
 class PatientsRepository:
     def __init__(self, table_name: str, log_table_name: str) -> None:
         self.table = table_name
@@ -137,14 +124,8 @@ class PatientsRepository:
             "ExpressionAttributeValues": {":pk": {"S": patient_pk(org, patient_id)}},
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
         with throttling_as_unavailable(f"patient {patient_id!r}"):
-            while True:
-                response = self._db.query(**params)
-                items += response.get("Items", [])
-                if not response.get("LastEvaluatedKey"):
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            items = list(query_all(params))
         profile: dict[str, Any] | None = None
         enrollments: dict[str, Enrollment] = {}
         events_seen: frozenset[str] = frozenset()
@@ -171,22 +152,17 @@ class PatientsRepository:
             "KeyConditionExpression": "stage_pk = :spk",
             "ExpressionAttributeValues": {":spk": {"S": partition}},
             "ScanIndexForward": True,
-            "Limit": limit + 1,  # one more tells whether another page exists
         }
-        if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(
-                cursor,
-                STAGE_KEY_ATTRS,
-                lambda key: (
+        with throttling_as_unavailable("patients in stage"):
+            page, next_cursor = query_page(
+                params,
+                limit=limit,
+                cursor=cursor,
+                key_attrs=STAGE_KEY_ATTRS,
+                owns=lambda key: (
                     key["stage_pk"] == partition and key["pk"].startswith(patient_pk(org, ""))
                 ),
             )
-        with throttling_as_unavailable("patients in stage"):
-            items = self._db.query(**params).get("Items", [])
-        page, more = items[:limit], len(items) > limit
-        next_cursor = (
-            encode_cursor({k: page[-1][k] for k in STAGE_KEY_ATTRS}) if more and page else None
-        )
         return [StageMember.model_validate(from_item(item)) for item in page], next_cursor
 
     def stuck_enrollments(
@@ -241,28 +217,16 @@ class PatientsRepository:
             "patient_id": patient_id,
             "updated_at": timestamp,
         }
-        to_remove: list[str] = []
-        for name, value in given.items():
+        for name, value in given.items():  # a None removes the field
             stored_name = "metadata_json" if name == "metadata" else name
-            if value is None:
-                to_remove.append(stored_name)
-            else:
-                to_set[stored_name] = json.dumps(value) if name == "metadata" else value
-        expression, names, values = _placeholders(to_set)
-        names["#created_at"] = "created_at"
-        values[":created_at"] = {"S": timestamp}
-        expression = f"SET {expression}, #created_at = if_not_exists(#created_at, :created_at)"
-        if to_remove:
-            names.update({f"#{name}": name for name in to_remove})
-            expression += " REMOVE " + ", ".join(f"#{name}" for name in to_remove)
+            to_set[stored_name] = json.dumps(value) if name == "metadata" and value else value
+        expression = UpdateExpression().set(to_set).set_if_missing("created_at", timestamp)
         with throttling_as_unavailable(f"patient {patient_id!r}"):
             response = self._db.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": patient_pk(org, patient_id)}, "sk": {"S": PROFILE_SK}},
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
+                **expression.params(),
             )
         return not response.get("Attributes")
 
@@ -280,7 +244,7 @@ class PatientsRepository:
         read (stage and version), or does not exist yet for a first enrollment; anything
         else is Conflict, throttling is ServiceUnavailable."""
         org, patient_id = entry.organization_id, entry.patient_id
-        expression, names, values = _placeholders(
+        update = UpdateExpression().set(
             {
                 "organization_id": org,
                 "patient_id": patient_id,
@@ -296,9 +260,10 @@ class PatientsRepository:
         if expected_version is None:
             condition = "attribute_not_exists(pk)"
         else:
-            condition = "#stage = :expected_stage AND #version = :expected_version"
-            values[":expected_stage"] = to_attr(expected_stage)
-            values[":expected_version"] = to_attr(expected_version)
+            condition = (
+                f"{update.name('stage')} = {update.value(expected_stage)} AND "
+                f"{update.name('version')} = {update.value(expected_version)}"
+            )
         key = {
             "pk": {"S": patient_pk(org, patient_id)},
             "sk": {"S": enrollment_sk(enrollment.journey_key)},
@@ -308,10 +273,8 @@ class PatientsRepository:
                 "Update": {
                     "TableName": self.table,
                     "Key": key,
-                    "UpdateExpression": f"SET {expression}",
                     "ConditionExpression": condition,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
+                    **update.params(),
                 }
             },
             {
@@ -339,17 +302,13 @@ class PatientsRepository:
             self._db.update_item(**update)
 
     def _event_seen_action(self, org: str, patient_id: str, event_type: str) -> dict[str, Any]:
+        update = UpdateExpression().add("event_types", {event_type})
+        update.set({"organization_id": org, "patient_id": patient_id})
         return {
             "Update": {
                 "TableName": self.table,
                 "Key": {"pk": {"S": patient_pk(org, patient_id)}, "sk": {"S": EVENTS_SEEN_SK}},
-                "UpdateExpression": "ADD event_types :type SET organization_id = :org, "
-                "patient_id = :pid",
-                "ExpressionAttributeValues": {
-                    ":type": {"SS": [event_type]},
-                    ":org": {"S": org},
-                    ":pid": {"S": patient_id},
-                },
+                **update.params(),
             }
         }
 

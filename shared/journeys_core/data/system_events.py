@@ -11,12 +11,15 @@ its payload and what the service did with it (the source system's SystemEventLog
                 over with the same id, see ``journeys_core.domain.stale_monitor``).
 - checkpoint:   pk=MONITOR#CHECKPOINT  sk=CHECKPOINT  where a scheduled monitor run that was
                 cut short stopped (the next run resumes there).
+
+One repository per job, all on the one table: :class:`SystemEventsRepository` (the events and
+their results), :class:`TimeoutGatesRepository`, :class:`EmailClaimsRepository` (one email per
+event) and :class:`MonitorCheckpointRepository`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +28,7 @@ from typing import Any
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
 from journeys_core.data.codec import error_code, from_item, to_item
+from journeys_core.data.dynamo import UpdateExpression, batch_get, batch_write
 from journeys_core.domain.stale_monitor import (
     CLAIM_LEASE,
     GATE_CLAIMED,
@@ -35,7 +39,14 @@ from journeys_core.domain.stale_monitor import (
 )
 from journeys_core.models.system_event import SystemEvent, SystemEventStatus
 
-__all__ = ["TIMEOUT_WINDOW", "SystemEventsRepository", "TimeoutGate"]
+__all__ = [
+    "TIMEOUT_WINDOW",
+    "EmailClaimsRepository",
+    "MonitorCheckpointRepository",
+    "SystemEventsRepository",
+    "TimeoutGate",
+    "TimeoutGatesRepository",
+]
 
 CHECKPOINT_KEY = {"pk": {"S": "MONITOR#CHECKPOINT"}, "sk": {"S": "CHECKPOINT"}}
 
@@ -85,13 +96,17 @@ def event_from_item(item: dict[str, Any]) -> SystemEvent:
     return SystemEvent.model_validate(values)
 
 
-class SystemEventsRepository:
+class _OnSystemEventsTable:
     def __init__(self, table_name: str) -> None:
         self.table = table_name
 
     @property
     def _db(self) -> Any:
         return aws.dynamodb()
+
+
+class SystemEventsRepository(_OnSystemEventsTable):
+    """Inbound domain events and emitted timeouts, with what the service did with each."""
 
     def record(self, event: SystemEvent) -> bool:
         """Store an event once; False when an event with that id was already recorded."""
@@ -107,13 +122,7 @@ class SystemEventsRepository:
 
     def record_many(self, events: list[SystemEvent]) -> None:
         """Store events whose ids are fresh (timeouts the gate let through), 25 a batch."""
-        for start in range(0, len(events), 25):
-            requests = [
-                {"PutRequest": {"Item": _event_item(e)}} for e in events[start : start + 25]
-            ]
-            while requests:
-                response = self._db.batch_write_item(RequestItems={self.table: requests})
-                requests = response.get("UnprocessedItems", {}).get(self.table, [])
+        batch_write(self.table, puts=[_event_item(event) for event in events])
 
     def set_results(
         self, org: str, event_id: str, status: str, results: list[dict[str, Any]]
@@ -136,6 +145,65 @@ class SystemEventsRepository:
         )
         item = response.get("Item")
         return event_from_item(item) if item else None
+
+    def mark_failed(self, org: str, event_ids: Sequence[str], reason: str) -> None:
+        """Timeouts recorded but refused by the bus: their gates stay ``claimed`` and the
+        next run past the lease publishes them again."""
+        for event_id in event_ids:
+            self.set_results(
+                org,
+                event_id,
+                "failed",
+                [{"step": "publish", "outcome": "failed", "detail": reason}],
+            )
+
+    def add_result(
+        self,
+        org: str,
+        event_id: str,
+        result: Mapping[str, Any],
+        status: SystemEventStatus | None = None,
+        attributes: Mapping[str, str] | None = None,
+        attempts: int = 5,
+    ) -> bool:
+        """Append one result to a recorded event without losing anyone else's (optimistic:
+        the write holds only if the results are still what was read), and set
+        ``attributes`` beside it. False when no such event was recorded (nothing is written
+        then)."""
+        key = {"pk": {"S": event_pk(org, event_id)}, "sk": {"S": "EVENT"}}
+        for _ in range(attempts):
+            item = self._db.get_item(
+                TableName=self.table, Key=key, ProjectionExpression="pk, results_json"
+            ).get("Item")
+            if item is None:
+                return False
+            stored = item.get("results_json")
+            results = [*json.loads(stored["S"] if stored else "[]"), dict(result)]
+            fields: dict[str, Any] = {
+                "results_json": json.dumps(results, separators=(",", ":")),
+                **(attributes or {}),
+            }
+            if status is not None:
+                fields["status"] = status
+            update = UpdateExpression().set(fields)
+            if stored is None:
+                condition = "attribute_exists(pk) AND attribute_not_exists(results_json)"
+            else:
+                condition = f"{update.name('results_json')} = {update.value(stored['S'])}"
+            try:
+                self._db.update_item(
+                    TableName=self.table, Key=key, ConditionExpression=condition, **update.params()
+                )
+            except Exception as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                continue  # someone wrote results meanwhile: read them again
+            return True
+        raise RuntimeError(f"the results of event {event_id!r} kept changing; not recorded")
+
+
+class TimeoutGatesRepository(_OnSystemEventsTable):
+    """At most one timeout per stuck (patient, journey, stage) stay per 24 hours."""
 
     def claim_timeout(
         self,
@@ -208,95 +276,25 @@ class SystemEventsRepository:
             }
             for gate, event_id in claims
         ]
-        self._batch_put(items)
+        batch_write(self.table, puts=items)
 
     def read_timeout_gates(self, gates: Sequence[TimeoutGate]) -> list[dict[str, Any] | None]:
         """The stored state of each gate (None: never opened), 100 keys a BatchGetItem."""
-        found: dict[str, dict[str, Any]] = {}
         unique = list({gate.key["pk"]["S"]: gate for gate in gates}.values())
-        for start in range(0, len(unique), 100):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [gate.key for gate in unique[start : start + 100]],
-                    "ProjectionExpression": "pk, entered_at, last_emitted_at, #state, event_id",
-                    "ExpressionAttributeNames": {"#state": "state"},
-                }
-            }
-            attempt = 0
-            while request:
-                response = self._db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    found[item["pk"]["S"]] = from_item(item)
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    time.sleep(min(0.05 * 2**attempt, 1.0))
+        items = batch_get(
+            self.table,
+            [gate.key for gate in unique],
+            projection={
+                "ProjectionExpression": "pk, entered_at, last_emitted_at, #state, event_id",
+                "ExpressionAttributeNames": {"#state": "state"},
+            },
+        )
+        found = {item["pk"]["S"]: from_item(item) for item in items}
         return [found.get(gate.key["pk"]["S"]) for gate in gates]
 
-    def mark_failed(self, org: str, event_ids: Sequence[str], reason: str) -> None:
-        """Timeouts recorded but refused by the bus: their gates stay ``claimed`` and the
-        next run past the lease publishes them again."""
-        for event_id in event_ids:
-            self.set_results(
-                org,
-                event_id,
-                "failed",
-                [{"step": "publish", "outcome": "failed", "detail": reason}],
-            )
 
-    def add_result(
-        self,
-        org: str,
-        event_id: str,
-        result: Mapping[str, Any],
-        status: SystemEventStatus | None = None,
-        attributes: Mapping[str, str] | None = None,
-        attempts: int = 5,
-    ) -> bool:
-        """Append one result to a recorded event without losing anyone else's (optimistic:
-        the write holds only if the results are still what was read), and set
-        ``attributes`` beside it. False when no such event was recorded (nothing is written
-        then)."""
-        key = {"pk": {"S": event_pk(org, event_id)}, "sk": {"S": "EVENT"}}
-        for _ in range(attempts):
-            item = self._db.get_item(
-                TableName=self.table, Key=key, ProjectionExpression="pk, results_json"
-            ).get("Item")
-            if item is None:
-                return False
-            stored = item.get("results_json")
-            results = [*json.loads(stored["S"] if stored else "[]"), dict(result)]
-            names: dict[str, str] = {}
-            values: dict[str, Any] = {":results": {"S": json.dumps(results, separators=(",", ":"))}}
-            update = "SET results_json = :results"
-            if status is not None:
-                update += ", #status = :status"
-                names["#status"] = "status"
-                values[":status"] = {"S": status}
-            for i, (name, value) in enumerate((attributes or {}).items()):
-                update += f", #a{i} = :a{i}"
-                names[f"#a{i}"] = name
-                values[f":a{i}"] = {"S": value}
-            if stored is None:
-                condition = "attribute_exists(pk) AND attribute_not_exists(results_json)"
-            else:
-                condition = "results_json = :read"
-                values[":read"] = stored
-            try:
-                self._db.update_item(
-                    TableName=self.table,
-                    Key=key,
-                    UpdateExpression=update,
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                    **({"ExpressionAttributeNames": names} if names else {}),
-                )
-            except Exception as error:
-                if error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                continue  # someone wrote results meanwhile: read them again
-            return True
-        raise RuntimeError(f"the results of event {event_id!r} kept changing; not recorded")
+class EmailClaimsRepository(_OnSystemEventsTable):
+    """One email per event, whoever wants to send it."""
 
     def claim_email(self, org: str, event_id: str, claimant: str) -> bool | None:
         """Let one sender email about this event: True for the first claimant, False for
@@ -329,7 +327,9 @@ class SystemEventsRepository:
         receipt = (item or {}).get("email_message_id", {}).get("S")
         return str(receipt) if receipt else None
 
-    # -- the monitor's checkpoint ----------------------------------------------------------------
+
+class MonitorCheckpointRepository(_OnSystemEventsTable):
+    """Where a scheduled monitor run that was cut short stopped."""
 
     def load_checkpoint(self) -> Checkpoint | None:
         item = self._db.get_item(TableName=self.table, Key=CHECKPOINT_KEY).get("Item")
@@ -351,14 +351,3 @@ class SystemEventsRepository:
 
     def clear_checkpoint(self) -> None:
         self._db.delete_item(TableName=self.table, Key=CHECKPOINT_KEY)
-
-    def _batch_put(self, items: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(items), 25):
-            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-            attempt = 0
-            while requests:
-                response = self._db.batch_write_item(RequestItems={self.table: requests})
-                requests = response.get("UnprocessedItems", {}).get(self.table, [])
-                if requests:
-                    attempt += 1
-                    time.sleep(min(0.05 * 2**attempt, 1.0))

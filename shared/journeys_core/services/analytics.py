@@ -10,19 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from journeys_core.clock import utc_now
-from journeys_core.data.journey_analytics import JourneyAnalyticsReader, ReadTally
+from journeys_core.data import repositories
+from journeys_core.data.journey_analytics import ReadTally
 from journeys_core.domain.analytics import JourneyShape, analyse_journey
 from journeys_core.errors import InvalidInput, NotFound
 from journeys_core.models.analytics import JourneyAnalytics, Period, ReadCost
-from journeys_core.services.definitions import definitions_repository
 from journeys_core.settings import get_settings
 
 DEFAULT_PERIOD = timedelta(days=30)
-
-
-def analytics_reader() -> JourneyAnalyticsReader:
-    settings = get_settings()
-    return JourneyAnalyticsReader(settings.journey_log_table, settings.patients_table)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -56,13 +51,13 @@ def journey_analytics(
     organization does not have, or one without stages."""
     now = now or utc_now()
     period = analysis_period(start, end, now)
-    record = definitions_repository().get_by_name(org, journey_key)
+    record = repositories.definitions().get_by_name(org, journey_key)
     if record is None:
         raise NotFound(f"journey {journey_key!r} not found")
     shape = JourneyShape.from_spec(record.journey_spec)
     if shape is None:
         raise NotFound(f"journey {journey_key!r} has no stages to analyse")
-    reader = analytics_reader()
+    reader = repositories.analytics_reader()
     log_reads, stage_reads = ReadTally(), ReadTally()
     points = reader.log_points(org, journey_key, period.start, period.end, log_reads)
     standing = {

@@ -31,11 +31,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from journeys_core.clock import utc_now
-from journeys_core.data.automation_rules import RulesRepository, rules_cache
+from journeys_core.data import repositories
 from journeys_core.data.event_bus import put_event
 from journeys_core.data.idempotency import IdempotentCall
 from journeys_core.data.mailer import EmailRejected, send_email
 from journeys_core.data.patients import PatientRecord
+from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.automation import derived_event_id, matching_rules, render_template
 from journeys_core.domain.stale_monitor import TIMEOUT_EVENT_TYPE
 from journeys_core.errors import Conflict, InvalidInput, NotFound
@@ -53,10 +54,8 @@ from journeys_core.models.automation import (
 from journeys_core.models.system_event import SystemEvent
 from journeys_core.services.patients import (
     move_patient_stage,
-    patients_repository,
     record_patient_event,
 )
-from journeys_core.services.stale_monitor import system_events_repository
 from journeys_core.settings import get_settings
 
 AUTOMATION_ACTOR = "automation"
@@ -74,10 +73,6 @@ Result = dict[str, Any]
 
 class InvalidDomainEvent(ValueError):
     """A message that is not a domain event: no retry will make it one (dead-lettered)."""
-
-
-def rules_repository() -> RulesRepository:
-    return RulesRepository(get_settings().rules_table)
 
 
 def _describe(error: ValidationError) -> str:
@@ -140,7 +135,7 @@ def process_domain_event(*, event: DomainEvent) -> Result:
     """Record the event, run the actions of the rules it matches, record what they did.
     Not idempotent by itself: call it through :func:`process_bus_message`."""
     org = event.organization_id
-    system_events = system_events_repository()
+    system_events = repositories.system_events()
     first_time = system_events.record(
         SystemEvent(
             event_id=event.event_id,
@@ -158,8 +153,12 @@ def process_domain_event(*, event: DomainEvent) -> Result:
             matched_before = {r["rule_id"] for r in earlier.results if "rule_id" in r}
             return _summary(event, len(matched_before), earlier.results)
 
-    rules = rules_cache.get(
-        rules_repository(), org, event.event_type, get_settings().rules_cache_seconds
+    repository = repositories.rules()
+    rules = warm_cache.get(
+        ("rules", repository.table, org, event.event_type),
+        get_settings().rules_cache_seconds,
+        lambda: repository.active_for_trigger(org, event.event_type),
+        keep_none=True,
     )
     matched = matching_rules(rules, event.event_type, event.detail)
     run = _EventRun(event)
@@ -208,7 +207,7 @@ class _EventRun:
 
     def patient(self) -> PatientRecord:
         if self._patient is None:
-            self._patient = patients_repository().read(
+            self._patient = repositories.patients().read(
                 self.event.organization_id, self.event.patient_id
             )
         return self._patient
@@ -287,7 +286,7 @@ class _EventRun:
             return {"outcome": "skipped", "detail": "the patient has no email address"}
         if self.event.event_type == TIMEOUT_EVENT_TYPE:
             # The notifier also emails timeouts (DESIGN §2): whoever claims first sends.
-            claimed = system_events_repository().claim_email(
+            claimed = repositories.email_claims().claim_email(
                 self.event.organization_id, self.event.event_id, "automation"
             )
             if claimed is False:

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from journeys_core.clock import utc_now
-from journeys_core.data.automation_rules import RulesRepository
+from journeys_core.data import repositories
 from journeys_core.domain.automation import new_rule_id, playbook_rules
 from journeys_core.errors import AlreadyExists, InvalidInput, NotFound
 from journeys_core.models.automation import (
@@ -25,17 +25,11 @@ from journeys_core.models.automation import (
     UpdateJourneyStatus,
 )
 from journeys_core.models.journey import JourneyRecord
-from journeys_core.services.definitions import definitions_repository
-from journeys_core.settings import get_settings
-
-
-def rules_repository() -> RulesRepository:
-    return RulesRepository(get_settings().rules_table)
 
 
 def _check_journeys_and_stages(org: str, rule: AutomationRuleCreate) -> None:
     """Every journey move names a journey of the organization and one of its stages."""
-    definitions = definitions_repository()
+    definitions = repositories.definitions()
     found: dict[str, JourneyRecord | None] = {}
     for index, action in enumerate(rule.actions):
         if not isinstance(action, UpdateJourneyStatus):
@@ -77,19 +71,19 @@ def _new_rule(
 def create_rule(org: str, body: AutomationRuleCreate) -> AutomationRule:
     _check_journeys_and_stages(org, body)
     rule = _new_rule(org, new_rule_id(), body)
-    rules_repository().create(rule)
+    repositories.rules().create(rule)
     return rule
 
 
 def get_rule(org: str, rule_id: str) -> AutomationRule:
-    rule = rules_repository().get(org, rule_id)
+    rule = repositories.rules().get(org, rule_id)
     if rule is None:
         raise NotFound(f"rule {rule_id!r} not found")
     return rule
 
 
 def list_rules(org: str, limit: int = 50, cursor: str | None = None) -> AutomationRulePage:
-    items, next_cursor = rules_repository().page(org, limit, cursor)
+    items, next_cursor = repositories.rules().page(org, limit, cursor)
     return AutomationRulePage(items=items, next_cursor=next_cursor)
 
 
@@ -123,12 +117,12 @@ def update_rule(org: str, rule_id: str, update: AutomationRuleUpdate) -> Automat
             "updated_at": utc_now(),
         }
     )
-    rules_repository().replace(rule, expected_version=current.version)
+    repositories.rules().replace(rule, expected_version=current.version)
     return rule
 
 
 def delete_rule(org: str, rule_id: str) -> None:
-    rules_repository().delete(org, rule_id)
+    repositories.rules().delete(org, rule_id)
 
 
 def _archetype_names() -> set[str]:
@@ -154,9 +148,9 @@ def import_playbook(org: str) -> PlaybookResult:
     (as saved in its definitions: a row whose stage a journey lacks is left out). Rules have
     stable ids, so importing again installs only what is missing (a deleted default rule
     comes back; a changed one is kept as it is)."""
-    records = definitions_repository().list_with_stages(org)
+    records = repositories.definitions().list_with_stages(org)
     journeys = _stages_by_journey(records, _archetype_names())
-    repository = rules_repository()
+    repository = repositories.rules()
     installed: list[AutomationRule] = []
     already_present = 0
     for rule_id, body in playbook_rules(journeys):

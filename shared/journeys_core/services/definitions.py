@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from journeys_core.clock import utc_now
-from journeys_core.data.definitions import DefinitionsRepository, ListFilters
-from journeys_core.data.executions import ExecutionsRepository
+from journeys_core.data import repositories
+from journeys_core.data.definitions import ListFilters
+from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.definitions import (
     looks_like_journey_id,
     new_journey_id,
@@ -25,30 +25,20 @@ from journeys_core.models.journey import (
     JourneyTemplateList,
     JourneyUpdate,
 )
-from journeys_core.settings import get_settings
 
 BUILTIN_TAG = "builtin"
 IDENTITY_TTL_SECONDS = 300.0
 
 
-def definitions_repository() -> DefinitionsRepository:
-    return DefinitionsRepository(get_settings().definitions_table)
-
-
-def executions_repository() -> ExecutionsRepository:
-    settings = get_settings()
-    return ExecutionsRepository(settings.executions_table, settings.definitions_table)
-
-
 def save_journey(org: str, request: JourneyCreate) -> JourneyRecord:
     record = new_journey_record(request, utc_now(), new_journey_id())
-    definitions_repository().create(org, record)
+    repositories.definitions().create(org, record)
     return record
 
 
 def find_journey(org: str, name_or_id: str) -> JourneyRecord:
     """By id (``journey-`` + 8 hex) or by name; another tenant's journey is not found."""
-    repo = definitions_repository()
+    repo = repositories.definitions()
     record = repo.get_by_id(org, name_or_id) if looks_like_journey_id(name_or_id) else None
     record = record or repo.get_by_name(org, name_or_id)
     if record is None:
@@ -62,35 +52,28 @@ class JourneyIdentity:
     name: str
 
 
-# (org, name_or_id) -> (expires, identity). A journey's id and name never change, so a warm
-# container can skip the definition read; a stale entry (deleted and saved again) is caught
-# by the transaction's condition on the id and refreshed.
-_identities: dict[tuple[str, str], tuple[float, JourneyIdentity]] = {}
-
-
 def journey_identity(org: str, name_or_id: str) -> JourneyIdentity:
-    cached = _identities.get((org, name_or_id))
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    record = find_journey(org, name_or_id)
-    identity = JourneyIdentity(record.id, record.name)
-    if len(_identities) > 4096:
-        _identities.clear()
-    expires = time.monotonic() + IDENTITY_TTL_SECONDS
-    _identities[(org, name_or_id)] = (expires, identity)
-    return identity
+    """A journey's id and name never change, so a warm container skips the definition read
+    for a while. A stale entry (the journey was deleted, maybe saved again, by another
+    container) is caught where it is used: a recording's transaction checks the id, and a
+    deleted journey's executions begin with a tombstone (see ``ExecutionsRepository``)."""
+
+    def read() -> JourneyIdentity:
+        record = find_journey(org, name_or_id)
+        return JourneyIdentity(record.id, record.name)
+
+    return warm_cache.get(("identity", org, name_or_id), IDENTITY_TTL_SECONDS, read)
 
 
 def forget_journey_identity(org: str, *names_or_ids: str) -> None:
-    for name_or_id in names_or_ids:
-        _identities.pop((org, name_or_id), None)
+    warm_cache.forget(*(("identity", org, name_or_id) for name_or_id in names_or_ids))
 
 
 def load_journey(org: str, name_or_id: str, version: int | None = None) -> JourneyRecord:
     record = find_journey(org, name_or_id)
     if version is None or version == record.version:
         return record
-    snapshot = definitions_repository().get_version(org, record.id, version)
+    snapshot = repositories.definitions().get_version(org, record.id, version)
     if snapshot is None:
         raise NotFound(f"journey {name_or_id!r} has no version {version}")
     return snapshot
@@ -98,13 +81,13 @@ def load_journey(org: str, name_or_id: str, version: int | None = None) -> Journ
 
 def list_journey_versions(org: str, name_or_id: str) -> list[JourneyRecord]:
     record = find_journey(org, name_or_id)
-    return definitions_repository().list_versions(org, record.id)
+    return repositories.definitions().list_versions(org, record.id)
 
 
 def update_journey(org: str, name_or_id: str, update: JourneyUpdate) -> JourneyRecord:
     current = find_journey(org, name_or_id)
     record = updated_journey_record(current, update, utc_now())
-    definitions_repository().replace(org, record, expected_version=current.version)
+    repositories.definitions().replace(org, record, expected_version=current.version)
     return record
 
 
@@ -112,22 +95,24 @@ def delete_journey(org: str, name_or_id: str, delete_executions: bool = True) ->
     """Remove the definition and its versions, and its executions unless asked to keep them
     (kept ones still show for their entity). Journey logs are never deleted."""
     record = find_journey(org, name_or_id)
-    definitions_repository().delete(org, record)
+    repositories.definitions().delete(org, record)
     forget_journey_identity(org, name_or_id, record.name, record.id)
+    executions = repositories.executions()
     if delete_executions:
-        executions_repository().delete_for_journey(org, record.id)
+        executions.delete_for_journey(org, record.id)
+    executions.mark_journey_deleted(org, record.id)
 
 
 def list_journeys(
     org: str, filters: ListFilters, limit: int = 50, cursor: str | None = None
 ) -> JourneyPage:
-    items, next_cursor = definitions_repository().list_current(org, filters, limit, cursor)
+    items, next_cursor = repositories.definitions().list_current(org, filters, limit, cursor)
     return JourneyPage(items=items, next_cursor=next_cursor)
 
 
 def list_journey_templates(org: str) -> JourneyTemplateList:
     templates = []
-    for record in definitions_repository().list_with_stages(org):
+    for record in repositories.definitions().list_with_stages(org):
         spec = JourneySpec.model_validate(record.journey_spec)
         templates.append(
             JourneyTemplate(
@@ -149,7 +134,7 @@ def import_builtin_journeys(org: str) -> ImportResult:
     """Save every built-in journey the organization does not have yet, tagged ``builtin``."""
     from journeys_core.builtins import load_builtin_journeys
 
-    repo = definitions_repository()
+    repo = repositories.definitions()
     present = repo.existing_names(org)
     imported: list[str] = []
     for builtin in load_builtin_journeys():

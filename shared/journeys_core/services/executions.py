@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
+from typing import TypeVar
 
 from journeys_core.clock import utc_now
+from journeys_core.data import repositories
 from journeys_core.domain.timeline import TimelinePlan
 from journeys_core.errors import InvalidInput, NotFound, PayloadTooLarge
 from journeys_core.models.execution import (
@@ -22,11 +25,13 @@ from journeys_core.models.execution import (
     TimelineResponse,
 )
 from journeys_core.services.definitions import (
-    executions_repository,
+    JourneyIdentity,
     find_journey,
     forget_journey_identity,
     journey_identity,
 )
+
+T = TypeVar("T")
 
 # A Lambda response carries at most 6 MB; an event is about 170 bytes of JSON.
 MAX_TIMELINE_EVENTS = 25_000
@@ -36,9 +41,18 @@ def new_execution_id() -> str:
     return f"exec-{secrets.token_hex(8)}"
 
 
+def _with_identity(org: str, name_or_id: str, action: Callable[[JourneyIdentity], T]) -> T:
+    """Run ``action`` on the journey's cached identity; if the journey turns out to be gone
+    (deleted, maybe saved again under its name), once more on a fresh read of it."""
+    try:
+        return action(journey_identity(org, name_or_id))
+    except NotFound:
+        forget_journey_identity(org, name_or_id)
+        return action(journey_identity(org, name_or_id))
+
+
 def record_execution(org: str, name_or_id: str, request: ExecutionCreate) -> ExecutionRecord:
-    for attempt in (1, 2):
-        identity = journey_identity(org, name_or_id)
+    def record(identity: JourneyIdentity) -> ExecutionRecord:
         execution = ExecutionRecord(
             id=new_execution_id(),
             journey_id=identity.id,
@@ -46,28 +60,28 @@ def record_execution(org: str, name_or_id: str, request: ExecutionCreate) -> Exe
             executed_at=utc_now(),
             **request.model_dump(),
         )
-        try:
-            executions_repository().record(org, identity.name, [execution])
-            return execution
-        except NotFound:
-            forget_journey_identity(org, name_or_id)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+        repositories.executions().record(org, identity.name, [execution])
+        return execution
+
+    return _with_identity(org, name_or_id, record)
 
 
 def list_journey_executions(
     org: str, name_or_id: str, limit: int = 20, cursor: str | None = None
 ) -> ExecutionPage:
-    identity = journey_identity(org, name_or_id)
-    items, next_cursor = executions_repository().list_for_journey(org, identity.id, limit, cursor)
-    return ExecutionPage(items=items, next_cursor=next_cursor)
+    def page(identity: JourneyIdentity) -> ExecutionPage:
+        items, next_cursor = repositories.executions().list_for_journey(
+            org, identity.id, limit, cursor
+        )
+        return ExecutionPage(items=items, next_cursor=next_cursor)
+
+    return _with_identity(org, name_or_id, page)
 
 
 def list_entity_executions(
     org: str, entity_id: str, limit: int = 20, cursor: str | None = None
 ) -> ExecutionPage:
-    items, next_cursor = executions_repository().list_for_entity(org, entity_id, limit, cursor)
+    items, next_cursor = repositories.executions().list_for_entity(org, entity_id, limit, cursor)
     return ExecutionPage(items=items, next_cursor=next_cursor)
 
 
@@ -136,7 +150,7 @@ def generate_timelines(org: str, name_or_id: str, request: TimelineRequest) -> T
             timeline.execution_id = execution.id
         timelines.append(timeline)
     if executions:
-        executions_repository().record(org, record.name, executions)
+        repositories.executions().record(org, record.name, executions)
     return TimelineResponse(
         journey_id=record.id,
         journey_name=record.name,

@@ -12,25 +12,24 @@ outages raise, so that Lambda retries the event (then dead-letters it).
 
 from __future__ import annotations
 
+from journeys_core.data import repositories
 from journeys_core.data.mailer import EmailRejected, send_email
 from journeys_core.domain.stale_monitor import sends_email
 from journeys_core.domain.timeout_emails import timeout_email
 from journeys_core.models.stale_monitor import StageTimeoutDetail, TimeoutNotification
-from journeys_core.services.patients import patients_repository
-from journeys_core.services.stale_monitor import system_events_repository
 from journeys_core.settings import get_settings
 
 
 def notify_stage_timeout(timeout: StageTimeoutDetail) -> TimeoutNotification:
     """Email the patient about a timeout (at most once per event id); what was done."""
-    org, events = timeout.organization_id, system_events_repository()
-    if events.email_receipt(org, timeout.event_id):
+    org, events = timeout.organization_id, repositories.system_events()
+    if repositories.email_claims().email_receipt(org, timeout.event_id):
         return TimeoutNotification(
             action=timeout.action, outcome="duplicate", detail="the email was already sent"
         )
     if (
         sends_email(timeout.action)
-        and events.claim_email(org, timeout.event_id, "notifier") is False
+        and repositories.email_claims().claim_email(org, timeout.event_id, "notifier") is False
     ):
         return TimeoutNotification(
             action=timeout.action,
@@ -51,7 +50,7 @@ def _notify(timeout: StageTimeoutDetail) -> TimeoutNotification:
 
     if not sends_email(timeout.action):
         return skipped(f"the action {timeout.action!r} sends no email")
-    record = patients_repository().read(timeout.organization_id, timeout.patient_id)
+    record = repositories.patients().read(timeout.organization_id, timeout.patient_id)
     if not record.exists:
         return skipped("the patient no longer exists")
     patient = record.view()

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 
 from journeys_core.clock import utc_now
-from journeys_core.data.definition_cache import definition_cache
-from journeys_core.data.journey_log import JourneyLogRepository, new_log_entry_id
-from journeys_core.data.patients import PatientRecord, PatientsRepository
+from journeys_core.data import repositories
+from journeys_core.data.journey_log import new_log_entry_id
+from journeys_core.data.patients import PatientRecord
+from journeys_core.data.throttling import throttling_as_unavailable
+from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.stage_machine import (
     CurrentStage,
     MoveRequest,
@@ -21,7 +23,7 @@ from journeys_core.domain.stage_machine import (
     is_person_actor,
 )
 from journeys_core.errors import InvalidInput, NotFound
-from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
+from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
 from journeys_core.models.patient import (
     MAX_REASON_CHARS,
     PATIENT_ID_PATTERN,
@@ -32,22 +34,12 @@ from journeys_core.models.patient import (
     PatientView,
     StageMembersPage,
 )
-from journeys_core.services.definitions import definitions_repository
 from journeys_core.settings import get_settings
 
 _PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
 _JOURNEY_KEY = re.compile(NAME_PATTERN)
 _STAGE = re.compile(STAGE_PATTERN)
 _EVENT_TEXT = re.compile(r"^[\x21-\x7e]{1,200}$")  # event ids and types: printable, no spaces
-
-
-def patients_repository() -> PatientsRepository:
-    settings = get_settings()
-    return PatientsRepository(settings.patients_table, settings.journey_log_table)
-
-
-def journey_log_repository() -> JourneyLogRepository:
-    return JourneyLogRepository(get_settings().journey_log_table)
 
 
 def _check(name: str, value: str | None, pattern: re.Pattern[str], what: str) -> None:
@@ -69,7 +61,7 @@ def put_patient(
 ) -> tuple[PatientView, bool]:
     """Create or update a profile; the patient as GET returns it, and whether it is new."""
     _check_ids(patient_id)
-    repository = patients_repository()
+    repository = repositories.patients()
     created = repository.save_profile(org, patient_id, update, utc_now())
     return repository.read(org, patient_id).view(), created
 
@@ -78,7 +70,7 @@ def get_patient(org: str, patient_id: str) -> PatientView:
     """Profile, ``journey_status`` and every enrollment (one Query); 404 if neither a
     profile nor an enrollment exists in the caller's organization."""
     _check_ids(patient_id)
-    record = patients_repository().read(org, patient_id)
+    record = repositories.patients().read(org, patient_id)
     if not record.exists:
         raise NotFound(f"patient {patient_id!r} not found")
     return record.view()
@@ -90,7 +82,7 @@ def list_patients_in_stage(
     """Who stands in a stage now, longest first (one Query on the sparse ByStage index)."""
     _check("journey_key", journey_key, _JOURNEY_KEY, "1-100 letters, digits, '-', '_' or '.'")
     _check("stage", stage, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
-    items, next_cursor = patients_repository().members_in_stage(
+    items, next_cursor = repositories.patients().members_in_stage(
         org, journey_key, stage, limit, cursor
     )
     return StageMembersPage(items=items, next_cursor=next_cursor)
@@ -102,10 +94,10 @@ def journey_history(
     """A patient's log entries in one journey, oldest first (one Query; one more only to
     tell an unknown patient (404) from one with no history)."""
     _check_ids(patient_id, journey_key)
-    items, next_cursor = journey_log_repository().history(
+    items, next_cursor = repositories.journey_log().history(
         org, patient_id, journey_key, limit, cursor
     )
-    if not items and not cursor and not patients_repository().read(org, patient_id).exists:
+    if not items and not cursor and not repositories.patients().read(org, patient_id).exists:
         raise NotFound(f"patient {patient_id!r} not found")
     return JourneyHistoryPage(items=items, next_cursor=next_cursor)
 
@@ -114,7 +106,7 @@ def record_patient_event(org: str, patient_id: str, event_type: str) -> None:
     """Remember that the patient had a domain event of this type (for stage guards)."""
     _check_ids(patient_id)
     _check("event_type", event_type, _EVENT_TEXT, "1-200 printable characters, no spaces")
-    patients_repository().record_event_seen(org, patient_id, event_type)
+    repositories.patients().record_event_seen(org, patient_id, event_type)
 
 
 # -- stage moves ------------------------------------------------------------------------------
@@ -122,8 +114,16 @@ def record_patient_event(org: str, patient_id: str, event_type: str) -> None:
 
 def stage_machine_for(org: str, journey_key: str) -> tuple[StageMachine, int]:
     """The journey's stage machine and definition version (cached per warm container)."""
-    record = definition_cache.get(
-        definitions_repository(), org, journey_key, get_settings().definition_cache_seconds
+    repository = repositories.definitions()
+
+    def read_definition() -> JourneyRecord | None:
+        with throttling_as_unavailable(f"journey {journey_key!r}"):
+            return repository.get_by_name(org, journey_key)
+
+    record = warm_cache.get(
+        ("definition", repository.table, org, journey_key),
+        get_settings().definition_cache_seconds,
+        read_definition,
     )
     if record is None or not record.is_active:
         raise NotFound(f"journey {journey_key!r} not found or not active")
@@ -172,7 +172,7 @@ def move_patient_stage(
         raise InvalidInput(f"reason: at most {MAX_REASON_CHARS} characters")
 
     machine, definition_version = stage_machine_for(org, journey_key)
-    repository = patients_repository()
+    repository = repositories.patients()
     record = (
         patient
         if patient is not None and (patient.org, patient.patient_id) == (org, patient_id)

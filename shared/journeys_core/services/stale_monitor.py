@@ -27,8 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from journeys_core.data import repositories
 from journeys_core.data.event_bus import BusEntry, put_events
-from journeys_core.data.system_events import SystemEventsRepository, TimeoutGate
+from journeys_core.data.system_events import TimeoutGate
 from journeys_core.domain.stale_monitor import (
     GATE_READ_BATCH,
     PUT_EVENTS_BATCH,
@@ -46,16 +47,10 @@ from journeys_core.domain.stale_monitor import (
 )
 from journeys_core.models.stale_monitor import StaleCheckResult
 from journeys_core.models.system_event import SystemEvent
-from journeys_core.services.definitions import definitions_repository
-from journeys_core.services.patients import patients_repository
 from journeys_core.services.stage_changes import EVENT_SOURCE
 from journeys_core.settings import get_settings
 
 TimeLeftMs = Callable[[], int]
-
-
-def system_events_repository() -> SystemEventsRepository:
-    return SystemEventsRepository(get_settings().system_events_table)
 
 
 def run_scheduled_check(now: datetime, time_left_ms: TimeLeftMs | None = None) -> StaleCheckResult:
@@ -101,24 +96,26 @@ class _MonitorRun:
         if time_left_ms is not None:
             self.margin_ms = min(self.margin_ms, time_left_ms() / 4)
         self.bus_name = settings.event_bus_name
-        self.patients = patients_repository()
-        self.events = system_events_repository()
+        self.patients = repositories.patients()
+        self.events = repositories.system_events()
+        self.gates = repositories.timeout_gates()
+        self.checkpoints = repositories.monitor_checkpoint()
         self.processed = 0
         self.emitted = 0
         self.triggered: Counter[str] = Counter()
 
     def execute(self) -> StaleCheckResult:
-        watched = definitions_repository().list_with_stale_rules(self.org)
+        watched = repositories.definitions().list_with_stale_rules(self.org)
         watches = stage_watches((d.org, d.name, d.journey_spec) for d in watched)
-        checkpoint = self.events.load_checkpoint() if self.resumable else None
+        checkpoint = self.checkpoints.load_checkpoint() if self.resumable else None
         for watch, start_key in plan_watches(watches, checkpoint):
             stopped_at = self._read_watch(watch, start_key)
             if stopped_at is not None:
                 if self.resumable:
-                    self.events.save_checkpoint(stopped_at, self.now)
+                    self.checkpoints.save_checkpoint(stopped_at, self.now)
                 return self._result(complete=False)
         if checkpoint is not None:
-            self.events.clear_checkpoint()
+            self.checkpoints.clear_checkpoint()
         return self._result(complete=True)
 
     def _out_of_time(self) -> bool:
@@ -152,7 +149,7 @@ class _MonitorRun:
             TimeoutGate(watch.org, s.patient_id, watch.journey_key, watch.stage, s.entered_at_text)
             for s in stuck
         ]
-        stored = self.events.read_timeout_gates(gates)
+        stored = self.gates.read_timeout_gates(gates)
         due = [
             (enrollment, gate)
             for enrollment, gate, state in zip(stuck, gates, stored, strict=True)
@@ -166,7 +163,7 @@ class _MonitorRun:
             timeout = stage_timeout(watch, enrollment, self.now, new_timeout_event_id())
             if timeout is None:
                 continue
-            event_id = self.events.claim_timeout(
+            event_id = self.gates.claim_timeout(
                 gate.org,
                 gate.patient_id,
                 gate.journey_key,
@@ -205,7 +202,7 @@ class _MonitorRun:
             raise
         finally:
             if published:
-                self.events.confirm_timeouts_published(published, self.now)
+                self.gates.confirm_timeouts_published(published, self.now)
             for reason in set(refused.values()):
                 ids = [event_id for event_id, why in refused.items() if why == reason]
                 self.events.mark_failed(watch.org, ids, reason)

@@ -1,0 +1,73 @@
+"""Every repository the services use, built once per warm container from the settings: the
+one place that knows which table each repository works on."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from journeys_core.data.automation_rules import RulesRepository
+from journeys_core.data.definitions import DefinitionsRepository
+from journeys_core.data.executions import ExecutionsRepository
+from journeys_core.data.journey_analytics import JourneyAnalyticsReader
+from journeys_core.data.journey_log import JourneyLogRepository
+from journeys_core.data.patients import PatientsRepository
+from journeys_core.data.system_events import (
+    EmailClaimsRepository,
+    MonitorCheckpointRepository,
+    SystemEventsRepository,
+    TimeoutGatesRepository,
+)
+from journeys_core.settings import get_settings
+
+
+@cache
+def definitions() -> DefinitionsRepository:
+    return DefinitionsRepository(get_settings().definitions_table)
+
+
+@cache
+def executions() -> ExecutionsRepository:
+    settings = get_settings()
+    return ExecutionsRepository(settings.executions_table, settings.definitions_table)
+
+
+@cache
+def patients() -> PatientsRepository:
+    settings = get_settings()
+    return PatientsRepository(settings.patients_table, settings.journey_log_table)
+
+
+@cache
+def journey_log() -> JourneyLogRepository:
+    return JourneyLogRepository(get_settings().journey_log_table)
+
+
+@cache
+def analytics_reader() -> JourneyAnalyticsReader:
+    settings = get_settings()
+    return JourneyAnalyticsReader(settings.journey_log_table, settings.patients_table)
+
+
+@cache
+def rules() -> RulesRepository:
+    return RulesRepository(get_settings().rules_table)
+
+
+@cache
+def system_events() -> SystemEventsRepository:
+    return SystemEventsRepository(get_settings().system_events_table)
+
+
+@cache
+def timeout_gates() -> TimeoutGatesRepository:
+    return TimeoutGatesRepository(get_settings().system_events_table)
+
+
+@cache
+def email_claims() -> EmailClaimsRepository:
+    return EmailClaimsRepository(get_settings().system_events_table)
+
+
+@cache
+def monitor_checkpoint() -> MonitorCheckpointRepository:
+    return MonitorCheckpointRepository(get_settings().system_events_table)
