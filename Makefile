@@ -10,10 +10,13 @@ ORG ?= demo
 ROLES ?= admin,staff
 FUNCTION ?= journeys
 EVENT ?= events/journeys/list-journeys.json
+# How sam's containers reach this machine: 127.0.0.1 with --docker-network host (Linux),
+# host.docker.internal on Docker Desktop.
+SAM_AWS_HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck unit integration contract e2e browser token invoke openapi bench build clean
+.PHONY: help install run test lint format typecheck unit integration contract e2e browser token invoke sam-env openapi bench build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,6 +73,9 @@ token: $(STAMP) ## Print a local JWT: make token ORG=demo ROLES=admin,staff
 
 invoke: $(STAMP) ## Docker-free `sam local invoke`: make invoke FUNCTION=journeys EVENT=events/...json
 	@PORT=$(PORT) $(BIN)/python -m local_stack.invoke "$(FUNCTION)" "$(EVENT)"
+
+sam-env: $(STAMP) ## Write env.json for `sam local invoke/start-api --env-vars` from the running `make run`
+	@PORT=$(PORT) $(BIN)/python -m local_stack.sam_env --host "$(SAM_AWS_HOST)"
 
 openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
 	$(BIN)/python -m local_stack.openapi --output docs/openapi.json

@@ -30,7 +30,12 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def process_message(record: SQSRecord) -> None:
-    outcome = automation.process_bus_message(record.body)
+    try:
+        outcome = automation.process_bus_message(record.body)
+    except Exception:
+        # Reported as this message's failure: SQS retries it, then dead-letters it.
+        logger.exception("message not processed", extra={"message_id": record.message_id})
+        raise
     logger.info(
         "domain event processed",
         extra={

@@ -34,7 +34,12 @@ def publish_stage_change(record: DynamoDBRecord) -> None:
         return  # log entries are only ever inserted; nothing else is a stage change
     if record.dynamodb is None:
         raise ValueError(f"stream record {record.event_id} carries no item")
-    event_id = announce_stage_change(record.dynamodb.new_image)
+    try:
+        event_id = announce_stage_change(record.dynamodb.new_image)
+    except Exception:
+        # Reported as this record's failure: Lambda retries it, then sends it to the DLQ.
+        logger.exception("stage change not published", extra={"stream_event_id": record.event_id})
+        raise
     logger.info("stage change published", extra={"event_id": event_id})
     metrics.add_metric(name="StageChangePublished", unit=MetricUnit.Count, value=1)
 

@@ -73,6 +73,18 @@ class LocalStack:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def run_module(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """``python -m <arguments>`` from the repository, with this stack's PORT/AWS_PORT."""
+        return subprocess.run(
+            [sys.executable, "-m", *arguments],
+            cwd=REPO_ROOT,
+            env=self.environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
 
 def _json_dumps(value: Any) -> str:
     return json.dumps(value)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -88,15 +86,7 @@ def _write_list_event(directory: Path) -> Path:
 def test_invoke_cli_against_the_running_stack(local_stack: LocalStack, tmp_path: Path) -> None:
     event_path = _write_list_event(tmp_path)
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "local_stack.invoke", "journeys", str(event_path)],
-        cwd=REPO_ROOT,
-        env=local_stack.environment,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    completed = local_stack.run_module("local_stack.invoke", "journeys", str(event_path))
 
     assert completed.returncode == 0, completed.stderr
     assert "running local stack" in completed.stderr
