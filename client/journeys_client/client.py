@@ -518,8 +518,8 @@ class JourneysApi(_Pager):
         status: ExecutionStatus = "completed",
         error_message: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> str:
-        """Record an execution of a journey (by id or name); its execution id (``exec-…``).
+    ) -> int:
+        """Record an execution of a journey (by id or name); its execution id (an integer).
         The journey's ``execution_count`` and ``last_executed`` move with it."""
         return self.record_execution_record(
             journey_id,

@@ -40,7 +40,7 @@ RECORD = {
     "journey_spec": {"events": [{"event_id": "a"}]},
 }
 EXECUTION = {
-    "id": "exec-0123456789abcdef",
+    "id": 2271732316811066727,
     "journey_id": "journey-0123abcd",
     "journey_name": "diabetic-first-year",
     "executed_at": NOW,

@@ -4,12 +4,12 @@ get_entity_journeys, JourneyEngine and ProfileJourneyOrchestrator, per tenant)."
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from datetime import timedelta
 from functools import lru_cache
 
 from journeys_core.clock import utc_now
+from journeys_core.domain.execution_ids import new_execution_id
 from journeys_core.domain.timeline import TimelinePlan
 from journeys_core.errors import InvalidInput, NotFound, PayloadTooLarge
 from journeys_core.models.execution import (
@@ -30,10 +30,6 @@ from journeys_core.services.definitions import (
 
 # A Lambda response carries at most 6 MB; an event is about 170 bytes of JSON.
 MAX_TIMELINE_EVENTS = 25_000
-
-
-def new_execution_id() -> str:
-    return f"exec-{secrets.token_hex(8)}"
 
 
 def record_execution(org: str, name_or_id: str, request: ExecutionCreate) -> ExecutionRecord:
