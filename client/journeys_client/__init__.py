@@ -1,22 +1,16 @@
 """Python client of the journeys service: the persistence guide's journey manager calls
 (``client.journeys.save_journey(...)``), patients and domain events, over HTTP.
 
-    from journeys_client import JourneysClient
+    from journeys_client import JourneysClient, get_manager
 
     with JourneysClient("http://127.0.0.1:3000", token) as client:
         journey = client.journeys.load_journey("diabetic-first-year")
+
+    manager = get_manager()  # JOURNEYS_URL and JOURNEYS_TOKEN, as the guide's get_manager()
+    manager.journeys.save_journey(name="...", journey_spec={...})
 """
 
-from .client import (
-    UNSET,
-    VERSION,
-    EventsApi,
-    JourneysApi,
-    JourneysClient,
-    PatientsApi,
-    RetryPolicy,
-    error_from_response,
-)
+from .client import JourneysClient, get_manager
 from .errors import (
     AlreadyExistsError,
     AuthError,
@@ -26,6 +20,8 @@ from .errors import (
     ServiceError,
     ValidationError,
 )
+from .events import EventsApi
+from .journeys import JourneysApi
 from .models import (
     Enrollment,
     EntityTimeline,
@@ -39,6 +35,8 @@ from .models import (
     Timeline,
     TimelineEvent,
 )
+from .patients import UNSET, PatientsApi
+from .transport import VERSION, RetryPolicy, error_from_response
 
 __version__ = VERSION
 
@@ -69,4 +67,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "error_from_response",
+    "get_manager",
 ]

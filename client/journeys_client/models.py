@@ -47,10 +47,9 @@ class JourneyRecord(JourneySummary):
 
 class JourneyExecutionRecord(_Record):
     """An execution history entry (``record_execution_record``, ``get_executions``,
-    ``get_entity_journeys``). ``id`` is the service's string id (``exec-…``), where the
-    guide's local database counted integers."""
+    ``get_entity_journeys``). ``id`` is a positive integer; a greater id was recorded later."""
 
-    id: str
+    id: int
     journey_id: str
     journey_name: str | None = None
     journey_version: int | None = None
@@ -80,7 +79,7 @@ class TimelineEvent(_Record):
 class EntityTimeline(_Record):
     entity_id: str
     events: list[TimelineEvent]
-    execution_id: str | None = None
+    execution_id: int | None = None
 
 
 class Timeline(_Record):

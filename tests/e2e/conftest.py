@@ -10,14 +10,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from journeys_client import JourneysClient
 
 from local_stack.embedded_aws import free_port
+from local_stack.tokens import make_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 60
@@ -159,3 +162,48 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 process.wait()
                 pytest.fail(f"the local stack ignored SIGTERM for {SHUTDOWN_TIMEOUT_SECONDS}s")
     assert returncode == 0, f"the local stack exited with {returncode}:\n{stack.log()}"
+
+
+# -- clients of the Python client (client/), one organization per test ----------------------
+
+MakeClient = Callable[..., JourneysClient]
+
+
+def small_spec(*event_ids: str, duration_days: int = 30) -> dict[str, Any]:
+    """A journey_spec with one encounter a day per event id."""
+    return {
+        "duration_days": duration_days,
+        "events": [
+            {"event_id": e, "event_type": "encounter", "delay": {"min_days": 1, "max_days": 1}}
+            for e in event_ids
+        ],
+    }
+
+
+@pytest.fixture
+def org() -> str:
+    """This test's organization (a unique ``custom:org_id``): tests never see each other's
+    journeys, executions or patients."""
+    return f"client-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_client(local_stack: LocalStack, org: str) -> Iterator[MakeClient]:
+    """Clients of this test's organization; closed at the end of the test."""
+    clients: list[JourneysClient] = []
+
+    def make(roles: str = "admin,staff", **options: Any) -> JourneysClient:
+        token = make_token(org=org, roles=roles)
+        # Loopback only: a proxy from the environment must not see these requests.
+        client = JourneysClient(local_stack.base_url, token, trust_env=False, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> JourneysClient:
+    return make_client()

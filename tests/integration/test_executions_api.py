@@ -106,6 +106,8 @@ def test_record_execution_returns_the_record_and_moves_the_summary_counters() ->
     assert execution["status"] == "completed"
     assert execution["events_generated"] == 48
     assert execution["metadata"] == {"source": "batch"}
+    assert isinstance(execution["id"], int)
+    assert 0 < execution["id"] < 2**63
     row = summary("diabetic")
     assert row["execution_count"] == 2
     assert row["last_executed"] is not None
@@ -192,6 +194,52 @@ def test_executions_newest_first_with_a_cursor_one_query_a_page(ddb_calls: Count
     )
 
 
+def test_execution_ids_are_integers_that_grow_in_recording_order() -> None:
+    save()
+    ids = [record(entity_id=f"p-{i}").body["id"] for i in range(20)]
+
+    assert all(isinstance(i, int) and 0 < i < 2**63 for i in ids)
+    assert ids == sorted(set(ids))
+    listed = [e["id"] for e in executions(limit="50").body["items"]]
+    assert listed == sorted(ids, reverse=True)  # newest first is also highest id first
+
+
+def test_executions_stored_with_a_text_id_read_as_integers() -> None:
+    journey = save()
+    record(entity_id="patient-001", start_date="2024-01-01")
+    # An item as the service wrote it before ids were integers.
+    from journeys_core.services.definitions import executions_repository
+
+    repository = executions_repository()
+    sort_key = "2020-06-01T10:00:00.000000Z#exec-9f86d081884c7d65"
+    repository._db.put_item(
+        TableName=repository.table,
+        Item={
+            "pk": {"S": f"ORG#org-a#JOURNEY#{journey['id']}"},
+            "sk": {"S": sort_key},
+            "entity_pk": {"S": "ORG#org-a#ENTITY#patient-001"},
+            "entity_sk": {"S": sort_key},
+            "id": {"S": "exec-9f86d081884c7d65"},
+            "journey_id": {"S": journey["id"]},
+            "journey_name": {"S": "diabetic"},
+            "entity_id": {"S": "patient-001"},
+            "executed_at": {"S": "2020-06-01T10:00:00Z"},
+            "events_generated": {"N": "3"},
+            "status": {"S": "completed"},
+            "metadata_json": {"S": "{}"},
+        },
+    )
+
+    by_journey = executions().body["items"]
+    by_entity = entity_journeys("patient-001").body["items"]
+
+    legacy = 0x9F86D081884C7D65 % (2**63 - 1) + 1
+    assert [e["id"] for e in by_journey][1:] == [legacy]  # the old one last: oldest
+    assert [e["id"] for e in by_entity][1:] == [legacy]
+    assert all(isinstance(e["id"], int) for e in by_journey + by_entity)
+    assert executions().body == executions().body  # the same number on every read
+
+
 def test_an_entity_sees_its_executions_across_journeys(ddb_calls: Counter[str]) -> None:
     save("diabetic")
     save("cardiac")
@@ -219,6 +267,8 @@ def test_delete_removes_thousands_of_executions_unless_asked_to_keep_them() -> N
         assert timeline("bulk", entity_ids=cohort, record_execution=True).status == 200
     assert timeline("kept", entity_ids=cohort[:10], record_execution=True).status == 200
     assert summary("bulk")["execution_count"] == 2000
+    bulk_ids = [e["id"] for e in executions("bulk", limit="200").body["items"]]
+    assert len(set(bulk_ids)) == len(bulk_ids) == 200
 
     remove = api_event(
         "journeys/delete-journey",
@@ -312,10 +362,11 @@ def test_a_timeline_records_one_execution_per_entity_linked_to_the_cohort() -> N
         start_date="2026-01-01",
     ).body
 
-    assert all(t["execution_id"] for t in result["timelines"])
+    assert all(isinstance(t["execution_id"], int) for t in result["timelines"])
     mine = entity_journeys("p1").body["items"]
     assert len(mine) == 1
     execution = mine[0]
+    assert execution["id"] == result["timelines"][0]["execution_id"]
     assert execution["cohort_id"] == "cohort-9"
     assert execution["profile_id"] == "profile-3"
     assert execution["events_generated"] == len(result["timelines"][0]["events"])

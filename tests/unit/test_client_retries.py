@@ -40,7 +40,7 @@ RECORD = {
     "journey_spec": {"events": [{"event_id": "a"}]},
 }
 EXECUTION = {
-    "id": "exec-0123456789abcdef",
+    "id": 2271732316811066727,
     "journey_id": "journey-0123abcd",
     "journey_name": "diabetic-first-year",
     "executed_at": NOW,
@@ -280,16 +280,25 @@ def test_a_delete_whose_first_answer_was_lost_is_done(
 ) -> None:
     script = Script(error(504, "gateway timeout"), error(404, "journey 'x' not found"))
 
-    assert client_for(script).journeys.delete_journey("x") is None
+    assert client_for(script).journeys.delete_journey("x") is True
     assert len(script.requests) == 2
 
 
-def test_a_delete_refused_as_throttled_then_not_found_is_not_found(
+def test_a_delete_refused_as_throttled_then_not_found_found_nothing(
     client_for: Callable[..., JourneysClient],
 ) -> None:
     script = Script(error(503), error(404, "journey 'x' not found"))
 
-    with pytest.raises(NotFoundError):
+    assert client_for(script).journeys.delete_journey("x") is False
+    assert len(script.requests) == 2
+
+
+def test_a_delete_that_fails_otherwise_raises(
+    client_for: Callable[..., JourneysClient],
+) -> None:
+    script = Script(error(403, "admin role needed", "forbidden"))
+
+    with pytest.raises(AuthError):
         client_for(script).journeys.delete_journey("x")
 
 

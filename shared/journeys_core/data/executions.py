@@ -1,9 +1,12 @@
 """Execution history in DynamoDB.
 
-- item: pk=ORG#{org}#JOURNEY#{journey_id}  sk={executed_at}#{execution_id}
+- item: pk=ORG#{org}#JOURNEY#{journey_id}  sk={executed_at}#{execution_id, 19 digits}
 - GSI ByEntity: entity_pk=ORG#{org}#ENTITY#{entity_id}  entity_sk={executed_at}#{execution_id}
 - tombstone: pk=ORG#{org}#JOURNEY#{journey_id}  sk=~DELETED  (the journey was deleted: a warm
   container that still maps its name to this id learns so from the listing it reads anyway)
+
+``id`` is stored as a number; items written before ids were integers hold the text
+``exec-<hex>`` (also in their sort key) and are read with ``execution_id_from_text``.
 
 Writing executions also moves the definition's ``execution_count`` and ``last_executed`` in
 the same transaction, so summaries never need counting.
@@ -21,6 +24,7 @@ from journeys_core.data import aws
 from journeys_core.data.codec import cancellation_reasons, from_item, to_item
 from journeys_core.data.definitions import current_sk, org_pk
 from journeys_core.data.dynamo import Owns, batch_write, query_all, query_page
+from journeys_core.domain.execution_ids import execution_id_from_text, execution_sort_part
 from journeys_core.errors import NotFound
 from journeys_core.models.execution import ExecutionRecord
 
@@ -42,7 +46,7 @@ def entity_pk(org: str, entity_id: str) -> str:
 
 def _execution_item(org: str, execution: ExecutionRecord) -> dict[str, Any]:
     values = execution.model_dump(mode="json", exclude={"metadata"})
-    sort_key = f"{format_timestamp(execution.executed_at)}#{execution.id}"
+    sort_key = f"{format_timestamp(execution.executed_at)}#{execution_sort_part(execution.id)}"
     values.update(
         pk=journey_pk(org, execution.journey_id),
         sk=sort_key,
@@ -56,6 +60,8 @@ def _execution_item(org: str, execution: ExecutionRecord) -> dict[str, Any]:
 def _execution_from_item(item: Mapping[str, Any]) -> ExecutionRecord:
     values = from_item(item)
     values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    if isinstance(values.get("id"), str):
+        values["id"] = execution_id_from_text(values["id"])
     return ExecutionRecord.model_validate(values)
 
 

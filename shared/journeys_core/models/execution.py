@@ -12,6 +12,15 @@ from journeys_core.models.journey import NAME_PATTERN
 # Entity, profile and cohort ids travel in DynamoDB keys: same charset as journey names.
 EntityId = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 ExecutionStatus = Literal["completed", "failed", "partial"]
+# A positive 63-bit integer, as the guide's data model has it (journeys_core.domain.execution_ids).
+ExecutionId = Annotated[
+    int,
+    Field(
+        ge=1,
+        description="Positive 63-bit integer; a greater id was recorded later",
+        json_schema_extra={"format": "int64"},
+    ),
+]
 MAX_TIMELINE_ENTITIES = 1000
 
 
@@ -39,7 +48,7 @@ class ExecutionCreate(_Strict):
 
 
 class ExecutionRecord(BaseModel):
-    id: str
+    id: ExecutionId
     journey_id: str
     journey_name: str
     journey_version: int | None = None
@@ -98,7 +107,7 @@ class TimelineEvent(BaseModel):
 class EntityTimeline(BaseModel):
     entity_id: str
     events: list[TimelineEvent]
-    execution_id: str | None = None
+    execution_id: ExecutionId | None = None
 
 
 class TimelineResponse(BaseModel):

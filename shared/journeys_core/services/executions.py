@@ -4,7 +4,6 @@ get_entity_journeys, JourneyEngine and ProfileJourneyOrchestrator, per tenant)."
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,6 +12,7 @@ from typing import TypeVar
 
 from journeys_core.clock import utc_now
 from journeys_core.data import repositories
+from journeys_core.domain.execution_ids import new_execution_id
 from journeys_core.domain.timeline import TimelinePlan
 from journeys_core.errors import InvalidInput, NotFound, PayloadTooLarge
 from journeys_core.models.execution import (
@@ -35,10 +35,6 @@ T = TypeVar("T")
 
 # A Lambda response carries at most 6 MB; an event is about 170 bytes of JSON.
 MAX_TIMELINE_EVENTS = 25_000
-
-
-def new_execution_id() -> str:
-    return f"exec-{secrets.token_hex(8)}"
 
 
 def _with_identity(org: str, name_or_id: str, action: Callable[[JourneyIdentity], T]) -> T:

@@ -1,0 +1,326 @@
+"""``client.journeys``: the persistence guide's journey manager over HTTP.
+
+Every method of HealthSim's ``JourneyManager`` is here with its parameters in the same order
+and with the same names, defaults and return types, so code written against that manager
+runs unchanged: ``save_journey``, ``load_journey``, ``update_journey``, ``delete_journey``
+(``True``/``False``), ``journey_exists``, ``list_journeys``, ``record_execution`` (an ``int``
+id), ``get_executions``, ``get_entity_journeys``, ``import_builtin_journeys``. A missing or
+duplicate journey raises :class:`NotFoundError` / :class:`AlreadyExistsError`, both
+``ValueError`` as the manager's were. Extras the service adds are keyword arguments or other
+methods (``version=``, ``is_active=``, ``list_versions``, ``generate_timeline``…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from .errors import NotFoundError
+from .models import (
+    ExecutionStatus,
+    JourneyExecutionRecord,
+    JourneyRecord,
+    JourneySummary,
+    Timeline,
+)
+from .transport import Pager, error_from_response, path_segment, without_none
+
+DateLike = date | datetime | str
+
+
+def _date(value: DateLike | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return value.isoformat()
+
+
+def _csv(values: Sequence[str] | str | None) -> str | None:
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    return ",".join(items) or None
+
+
+def _listed(values: Sequence[str] | None) -> list[str] | None:
+    return list(values) if values is not None else None
+
+
+def _mapping(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(values) if values is not None else None
+
+
+class JourneysApi(Pager):
+    """The guide's ``manager.journeys``: definitions, versions, executions, timelines."""
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def save_journey_record(
+        self,
+        name: str,
+        journey_spec: Mapping[str, Any],
+        description: str | None = None,
+        products: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> JourneyRecord:
+        """Like :meth:`save_journey`, returning the whole saved record (version 1)."""
+        body = without_none(
+            {
+                "name": name,
+                "journey_spec": dict(journey_spec),
+                "description": description,
+                "tags": _listed(tags),
+                "products": _listed(products),
+                "metadata": _mapping(metadata),
+            }
+        )
+        answer = self._http.call("POST", "/journeys", idempotent=False, json=body)
+        return JourneyRecord.model_validate(answer.json())
+
+    def save_journey(
+        self,
+        name: str,
+        journey_spec: Mapping[str, Any],
+        description: str | None = None,
+        products: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Save a new journey; its id (``journey-`` + 8 hex). Products default to the spec's,
+        else ``["patientsim"]``; the description to the spec's.
+
+        Raises AlreadyExistsError ("... already exists", a ValueError) if the name is taken,
+        ValidationError for a bad spec or name.
+        """
+        return self.save_journey_record(
+            name, journey_spec, description, products, tags, metadata
+        ).id
+
+    def load_journey(self, name_or_id: str, version: int | None = None) -> JourneyRecord:
+        """A journey by name or id, the current version or ``version``; NotFoundError
+        ("... not found", a ValueError) if there is none."""
+        answer = self._http.call(
+            "GET",
+            f"/journeys/{path_segment(name_or_id)}",
+            idempotent=True,
+            params=without_none({"version": version}),
+        )
+        return JourneyRecord.model_validate(answer.json())
+
+    def journey_exists(self, name_or_id: str) -> bool:
+        """Whether the organization has a journey with this name or id."""
+        try:
+            self.load_journey(name_or_id)
+        except NotFoundError:
+            return False
+        return True
+
+    def list_versions(self, name_or_id: str) -> list[JourneyRecord]:
+        """Every version of a journey, newest first."""
+        answer = self._http.call(
+            "GET", f"/journeys/{path_segment(name_or_id)}/versions", idempotent=True
+        )
+        return [JourneyRecord.model_validate(item) for item in answer.json()["items"]]
+
+    def iter_journeys(
+        self,
+        products: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[JourneySummary]:
+        """:meth:`list_journeys`, page by page as you iterate."""
+        params = {"products": _csv(products), "tags": _csv(tags), "search": search or None}
+        return self._iterate("/journeys", JourneySummary, params, limit)
+
+    def list_journeys(
+        self,
+        products: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> list[JourneySummary]:
+        """Summaries (with execution stats), newest update first, over every page.
+
+        ``products`` and ``tags`` match any of those given; ``search`` looks in name and
+        description; ``limit`` caps the total (``None``: all of them).
+        """
+        return list(self.iter_journeys(products, tags, search, limit))
+
+    def update_journey(
+        self,
+        name_or_id: str,
+        journey_spec: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        products: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        bump_version: bool = True,
+        *,
+        is_active: bool | None = None,
+    ) -> JourneyRecord:
+        """Change what is given (``None`` keeps a field; tags are replaced); the version goes
+        up unless ``bump_version=False``. The updated record."""
+        body = without_none(
+            {
+                "journey_spec": _mapping(journey_spec),
+                "description": description,
+                "tags": _listed(tags),
+                "products": _listed(products),
+                "metadata": _mapping(metadata),
+                "is_active": is_active,
+            }
+        )
+        body["bump_version"] = bump_version
+        answer = self._http.call(
+            "PATCH",
+            f"/journeys/{path_segment(name_or_id)}",
+            idempotent=not bump_version,  # a repeat would bump the version twice
+            json=body,
+        )
+        return JourneyRecord.model_validate(answer.json())
+
+    def delete_journey(self, name_or_id: str, delete_executions: bool = True) -> bool:
+        """Delete a journey and its versions, and its execution history unless
+        ``delete_executions=False`` (kept executions still show for their entity).
+        ``True`` when it deleted the journey, ``False`` when there was none."""
+        answer = self._http.send(
+            "DELETE",
+            f"/journeys/{path_segment(name_or_id)}",
+            idempotent=True,
+            params={"delete_executions": "true" if delete_executions else "false"},
+        )
+        if answer.response.status_code == 404:
+            # After an attempt whose answer was lost, the 404 means that attempt deleted it.
+            return answer.maybe_done_before
+        if not answer.response.is_success:
+            raise error_from_response(answer.response)
+        return True
+
+    def import_builtin_journeys(self) -> int:
+        """Import the built-in journeys the organization does not have yet (tagged
+        ``builtin``); how many were imported (0 the second time)."""
+        answer = self._http.call("POST", "/journeys/import-builtin", idempotent=False)
+        return int(answer.json()["imported"])
+
+    # -- executions -----------------------------------------------------------------------
+
+    def record_execution_record(
+        self,
+        journey_id: str,
+        profile_id: str | None = None,
+        cohort_id: str | None = None,
+        entity_id: str | None = None,
+        start_date: DateLike | None = None,
+        end_date: DateLike | None = None,
+        events_generated: int = 0,
+        duration_ms: int = 0,
+        status: ExecutionStatus = "completed",
+        error_message: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> JourneyExecutionRecord:
+        """Like :meth:`record_execution`, returning the whole execution record."""
+        body = without_none(
+            {
+                "entity_id": entity_id,
+                "profile_id": profile_id,
+                "cohort_id": cohort_id,
+                "start_date": _date(start_date),
+                "end_date": _date(end_date),
+                "events_generated": events_generated,
+                "duration_ms": duration_ms,
+                "status": status,
+                "error_message": error_message,
+                "metadata": _mapping(metadata),
+            }
+        )
+        answer = self._http.call(
+            "POST",
+            f"/journeys/{path_segment(journey_id)}/executions",
+            idempotent=False,
+            json=body,
+        )
+        return JourneyExecutionRecord.model_validate(answer.json())
+
+    def record_execution(
+        self,
+        journey_id: str,
+        profile_id: str | None = None,
+        cohort_id: str | None = None,
+        entity_id: str | None = None,
+        start_date: DateLike | None = None,
+        end_date: DateLike | None = None,
+        events_generated: int = 0,
+        duration_ms: int = 0,
+        status: ExecutionStatus = "completed",
+        error_message: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record an execution of a journey (by id or name); its execution id, a positive
+        integer (a greater id was recorded later). The journey's ``execution_count`` and
+        ``last_executed`` move with it."""
+        return self.record_execution_record(
+            journey_id,
+            profile_id,
+            cohort_id,
+            entity_id,
+            start_date,
+            end_date,
+            events_generated,
+            duration_ms,
+            status,
+            error_message,
+            metadata,
+        ).id
+
+    def get_executions(
+        self, journey_id: str, limit: int | None = 20
+    ) -> list[JourneyExecutionRecord]:
+        """A journey's (by id or name) executions, newest first, at most ``limit``
+        (``None``: all)."""
+        path = f"/journeys/{path_segment(journey_id)}/executions"
+        return list(self._iterate(path, JourneyExecutionRecord, {}, limit))
+
+    def get_entity_journeys(
+        self, entity_id: str, limit: int | None = None
+    ) -> list[JourneyExecutionRecord]:
+        """An entity's executions across journeys, newest first, at most ``limit``."""
+        path = f"/entities/{path_segment(entity_id)}/journeys"
+        return list(self._iterate(path, JourneyExecutionRecord, {}, limit))
+
+    def generate_timeline(
+        self,
+        name_or_id: str,
+        entity_id: str | None = None,
+        *,
+        entity_ids: Sequence[str] | None = None,
+        start_date: DateLike | None = None,
+        seed: int = 0,
+        record_execution: bool = True,
+        profile_id: str | None = None,
+        cohort_id: str | None = None,
+    ) -> Timeline:
+        """Dated events for ``entity_id`` or each of ``entity_ids`` (≤ 1000), the same for
+        the same (seed, entity, event); records one execution per entity unless
+        ``record_execution=False`` (recording needs the admin role)."""
+        body = without_none(
+            {
+                "entity_id": entity_id,
+                "entity_ids": _listed(entity_ids),
+                "start_date": _date(start_date),
+                "seed": seed,
+                "record_execution": record_execution,
+                "profile_id": profile_id,
+                "cohort_id": cohort_id,
+            }
+        )
+        answer = self._http.call(
+            "POST",
+            f"/journeys/{path_segment(name_or_id)}/timeline",
+            idempotent=not record_execution,
+            json=body,
+        )
+        return Timeline.model_validate(answer.json())

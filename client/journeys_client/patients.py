@@ -1,0 +1,90 @@
+"""``client.patients``: live patient journeys (profiles, stage moves, the journey log)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Final
+
+from .models import JourneyLogEntry, Patient, StageMember
+from .transport import Pager, error_from_response, path_segment, without_none
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""``patients.upsert``: leave this field as it is (``None`` clears it)."""
+
+
+class PatientsApi(Pager):
+    """Live patient journeys: profiles, stage moves and the journey log."""
+
+    def get(self, patient_id: str) -> Patient:
+        """The patient; NotFoundError until it has a profile or an enrollment."""
+        answer = self._http.call("GET", f"/patients/{path_segment(patient_id)}", idempotent=True)
+        return Patient.model_validate(answer.json())
+
+    def upsert(
+        self,
+        patient_id: str,
+        *,
+        display_name: str | _Unset | None = UNSET,
+        email: str | _Unset | None = UNSET,
+        metadata: Mapping[str, Any] | _Unset | None = UNSET,
+    ) -> Patient:
+        """Create or update the patient's profile: fields given are set (``None`` clears
+        one), fields left out keep their value."""
+        given = {"display_name": display_name, "email": email, "metadata": metadata}
+        body = {
+            key: dict(value) if isinstance(value, Mapping) else value
+            for key, value in given.items()
+            if value is not UNSET
+        }
+        answer = self._http.call(
+            "PUT", f"/patients/{path_segment(patient_id)}", idempotent=True, json=body
+        )
+        return Patient.model_validate(answer.json())
+
+    def move(
+        self,
+        patient_id: str,
+        key: str,
+        status: str,
+        reason: str | None = None,
+        expected_stage: str | None = None,
+    ) -> Patient:
+        """Enroll the patient in journey ``key`` or move it to stage ``status``.
+
+        ``expected_stage``: only if the patient stands there now (ConflictError otherwise);
+        with it the call is retried safely. ``reason`` is needed to leave a locked stage.
+        ConflictError for a move the journey refuses, NotFoundError for an unknown journey,
+        ValidationError for a stage the journey does not have.
+        """
+        path = f"/patients/{path_segment(patient_id)}/journey"
+        body = without_none(
+            {"key": key, "status": status, "reason": reason, "expected_stage": expected_stage}
+        )
+        conditional = expected_stage is not None
+        answer = self._http.send("PATCH", path, idempotent=conditional, json=body)
+        if answer.response.status_code == 409 and answer.maybe_done_before:
+            patient = self.get(patient_id)
+            if patient.journey_status.get(key) == status:
+                return patient  # an earlier attempt made the move and its answer was lost
+        if not answer.response.is_success:
+            raise error_from_response(answer.response)
+        return Patient.model_validate(answer.json())
+
+    def history(self, patient_id: str, key: str, limit: int | None = None) -> list[JourneyLogEntry]:
+        """The patient's journey log in journey ``key``, oldest first, over every page."""
+        path = f"/patients/{path_segment(patient_id)}/journeys/{path_segment(key)}/history"
+        return list(self._iterate(path, JourneyLogEntry, {}, limit))
+
+    def in_stage(self, journey_key: str, stage: str, limit: int | None = None) -> list[StageMember]:
+        """Who stands in ``stage`` of journey ``journey_key`` now, longest first."""
+        params = {"journey_key": journey_key, "stage": stage}
+        return list(self._iterate("/patients", StageMember, params, limit))
