@@ -18,6 +18,7 @@ from journeys_core.models.patient import (
     PatientProfileUpdate,
     PatientView,
     StageMembersPage,
+    StageMove,
     StageMoveRequest,
 )
 from journeys_core.services import patients
@@ -65,15 +66,16 @@ def list_patients_in_stage(
 
 @app.patch("/api/v1/patients/<patient_id>/journey")
 def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: Staff) -> PatientView:
-    patient = patients.move_patient_stage(
-        caller.org,
-        patient_id,
-        body.key,
-        body.status,
+    move = StageMove(
+        org=caller.org,
+        patient_id=patient_id,
+        journey_key=body.key,
+        to_stage=body.status,
         actor=caller.actor,
         reason=body.reason,
         expected_stage=body.expected_stage,
     )
+    patient = patients.move_patient_stage(move)
     metrics.add_metric(name="PatientStageMoveRequested", unit=MetricUnit.Count, value=1)
     return patient
 

@@ -28,6 +28,11 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class LostRace(Conflict):
+    """A write refused because someone changed the item after it was read (the optimistic
+    lock held): reading again and retrying may succeed, unlike a move the rules refuse."""
+
+
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"

@@ -208,9 +208,9 @@ def test_executions_stored_with_a_text_id_read_as_integers() -> None:
     journey = save()
     record(entity_id="patient-001", start_date="2024-01-01")
     # An item as the service wrote it before ids were integers.
-    from journeys_core.services.definitions import executions_repository
+    from journeys_core.data import repositories
 
-    repository = executions_repository()
+    repository = repositories.executions()
     sort_key = "2020-06-01T10:00:00.000000Z#exec-9f86d081884c7d65"
     repository._db.put_item(
         TableName=repository.table,

@@ -12,6 +12,7 @@ import pytest
 from journeys_core.data.aws import dynamodb
 from journeys_core.data.warm_cache import warm_cache
 from journeys_core.errors import Conflict
+from journeys_core.models.patient import PatientView, StageMove
 from journeys_core.services.patients import move_patient_stage, record_patient_event
 from tests.conftest import invoke
 from tests.support.aws_faults import throttled
@@ -28,6 +29,12 @@ from tests.support.patients import (
 )
 
 pytestmark = pytest.mark.usefixtures("aws")
+
+
+def service_move(org: str, patient_id: str, key: str, status: str, **fields: Any) -> PatientView:
+    """A move as automation or the monitor asks for it (not through the API)."""
+    move = StageMove(org=org, patient_id=patient_id, journey_key=key, to_stage=status, **fields)
+    return move_patient_stage(move)
 
 
 @pytest.fixture
@@ -68,9 +75,9 @@ def test_staff_may_enroll_at_another_stage_automation_only_at_the_initial_one() 
     assert move("p-staff", "SCREENING_COMPLETED").status == 200
 
     with pytest.raises(Conflict, match="initial stage 'SCREENING_PENDING'"):
-        move_patient_stage("org-a", "p-auto", KEY, "SCREENING_COMPLETED", actor="automation")
+        service_move("org-a", "p-auto", KEY, "SCREENING_COMPLETED", actor="automation")
     assert get_patient("p-auto").status == 404
-    patient = move_patient_stage("org-a", "p-auto", KEY, "SCREENING_PENDING", actor="automation")
+    patient = service_move("org-a", "p-auto", KEY, "SCREENING_PENDING", actor="automation")
     assert patient.journey_status == {KEY: "SCREENING_PENDING"}
     assert full_history("p-auto")[0]["actor"] == "automation"
 
@@ -229,7 +236,7 @@ def test_a_move_to_the_current_stage_is_a_no_op_that_writes_nothing(
 @pytest.mark.usefixtures("retreat")
 def test_a_locked_stage_is_left_only_by_a_person_giving_a_reason() -> None:
     move("p-1", "SCREENING_PENDING")
-    move_patient_stage(
+    service_move(
         "org-a",
         "p-1",
         KEY,
@@ -240,11 +247,9 @@ def test_a_locked_stage_is_left_only_by_a_person_giving_a_reason() -> None:
     )
 
     with pytest.raises(Conflict, match="only a person"):
-        move_patient_stage("org-a", "p-1", KEY, "SCREENING_COMPLETED", actor="automation")
+        service_move("org-a", "p-1", KEY, "SCREENING_COMPLETED", actor="automation")
     with pytest.raises(Conflict, match="only a person"):
-        move_patient_stage(
-            "org-a", "p-1", KEY, "SCREENING_COMPLETED", actor="monitor", reason="timeout"
-        )
+        service_move("org-a", "p-1", KEY, "SCREENING_COMPLETED", actor="monitor", reason="timeout")
     no_reason = move("p-1", "SCREENING_COMPLETED")
     blank_reason = move("p-1", "SCREENING_COMPLETED", reason="   ")
     reviewed = move(
@@ -298,7 +303,7 @@ def test_the_event_that_triggers_a_move_counts_for_its_guard_and_is_remembered()
     move("p-1", "SCREENING_COMPLETED")
     move("p-1", "AWAITING_PAYMENT")
 
-    move_patient_stage(
+    service_move(
         "org-a",
         "p-1",
         KEY,
@@ -308,7 +313,7 @@ def test_the_event_that_triggers_a_move_counts_for_its_guard_and_is_remembered()
         trigger_event_type="PAYMENT_SUCCEEDED",
     )
     move("p-1", "CANCELLED")
-    move_patient_stage("org-a", "p-2", KEY, "SCREENING_PENDING", actor="automation")
+    service_move("org-a", "p-2", KEY, "SCREENING_PENDING", actor="automation")
     move("p-2", "SCREENING_COMPLETED")
     move("p-2", "AWAITING_PAYMENT")
 
@@ -472,9 +477,9 @@ def test_patient_ids_outside_the_name_charset_are_422(patient_id: str) -> None:
 def test_the_service_checks_ids_itself_for_callers_other_than_the_api() -> None:
     define_journey()
     with pytest.raises(Exception, match="patient_id"):
-        move_patient_stage("org-a", "x#PATIENT#y", KEY, "SCREENING_PENDING", actor="automation")
+        service_move("org-a", "x#PATIENT#y", KEY, "SCREENING_PENDING", actor="automation")
     with pytest.raises(Exception, match="reason"):
-        move_patient_stage("org-a", "p-1", KEY, "SCREENING_PENDING", actor="a", reason="x" * 1001)
+        service_move("org-a", "p-1", KEY, "SCREENING_PENDING", actor="a", reason="x" * 1001)
 
 
 @pytest.mark.parametrize(

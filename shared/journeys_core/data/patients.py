@@ -33,8 +33,9 @@ from journeys_core.data.throttling import (
     throttling_as_unavailable,
     unavailable,
 )
+from journeys_core.domain.stage_machine import PlannedMove
 from journeys_core.domain.stale_monitor import StuckEnrollment
-from journeys_core.errors import Conflict, DomainError
+from journeys_core.errors import DomainError, LostRace
 from journeys_core.models.patient import (
     Enrollment,
     JourneyLogEntry,
@@ -230,19 +231,13 @@ class PatientsRepository:
             )
         return not response.get("Attributes")
 
-    def commit_stage_change(
-        self,
-        enrollment: Enrollment,
-        entry: JourneyLogEntry,
-        *,
-        expected_version: int | None,
-        expected_stage: str | None,
-        event_type_seen: str | None = None,
-    ) -> None:
+    def commit_stage_change(self, planned: PlannedMove) -> None:
         """The enrollment's new stage and its log entry in ONE transaction: neither exists
         without the other. The enrollment is written only if it still stands where it was
         read (stage and version), or does not exist yet for a first enrollment; anything
-        else is Conflict, throttling is ServiceUnavailable."""
+        else is LostRace, throttling is ServiceUnavailable."""
+        enrollment, entry = planned.enrollment, planned.entry
+        expected_version, expected_stage = planned.expected_version, planned.expected_stage
         org, patient_id = entry.organization_id, entry.patient_id
         update = UpdateExpression().set(
             {
@@ -285,8 +280,8 @@ class PatientsRepository:
                 }
             },
         ]
-        if event_type_seen:
-            actions.append(self._event_seen_action(org, patient_id, event_type_seen))
+        if planned.event_type_seen:
+            actions.append(self._event_seen_action(org, patient_id, planned.event_type_seen))
         try:
             self._db.transact_write_items(TransactItems=actions)
         except Exception as error:
@@ -322,15 +317,15 @@ def _stage_change_error(error: Exception, entry: JourneyLogEntry) -> DomainError
         if THROTTLED_REASONS.intersection(reasons):
             return unavailable(f"moving {where}")
         if reasons[:1] == ["ConditionalCheckFailed"]:
-            return Conflict(
+            return LostRace(
                 f"{where} was moved or enrolled meanwhile; nothing was changed, "
                 "read the patient again and retry"
             )
         if "TransactionConflict" in reasons or "ConditionalCheckFailed" in reasons:
-            return Conflict(f"{where} is being moved by someone else right now; retry")
+            return LostRace(f"{where} is being moved by someone else right now; retry")
         return None
     if code in ("TransactionConflictException", "TransactionInProgressException"):
-        return Conflict(f"{where} is being moved by someone else right now; retry")
+        return LostRace(f"{where} is being moved by someone else right now; retry")
     if code in THROTTLING_CODES:
         return unavailable(f"moving {where}")
     return None

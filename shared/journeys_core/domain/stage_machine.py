@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from journeys_core.errors import Conflict, InvalidInput
+from journeys_core.models.patient import Enrollment, JourneyLogEntry, StageMove
 
 AUTOMATION_ACTORS = frozenset({"automation", "monitor"})
 _TICK = timedelta(microseconds=1)
@@ -174,6 +175,83 @@ def _check_guard(machine: StageMachine, request: MoveRequest) -> None:
             f"entering {request.to_stage!r} of journey {machine.journey_key!r} needs the "
             f"patient to have had {_names(missing)} first"
         )
+
+
+@dataclass(frozen=True)
+class PlannedMove:
+    """What a stage move writes, in one transaction: the enrollment where it now stands (only
+    if it still stands where it was read: ``expected_stage``/``expected_version``, or does
+    not exist for a first enrollment) and its log entry; ``event_type_seen`` is remembered."""
+
+    enrollment: Enrollment
+    entry: JourneyLogEntry
+    expected_version: int | None
+    expected_stage: str | None
+    event_type_seen: str | None
+
+
+def plan_stage_move(
+    machine: StageMachine,
+    move: StageMove,
+    enrollment: Enrollment | None,
+    events_seen: frozenset[str],
+    *,
+    definition_version: int,
+    now: datetime,
+    entry_id: str,
+) -> PlannedMove | None:
+    """The writes of ``move`` for a patient read just before (its enrollment in the journey
+    and the events it has had), or None when it already stands there. Raises what
+    :func:`decide_stage_move` raises."""
+    current = (
+        CurrentStage(enrollment.stage, enrollment.version, enrollment.entered_at)
+        if enrollment
+        else None
+    )
+    trigger = move.trigger_event_type
+    change = decide_stage_move(
+        machine,
+        current,
+        MoveRequest(
+            to_stage=move.to_stage,
+            is_person=is_person_actor(move.actor, move.is_person),
+            reason=move.reason,
+            expected_stage=move.expected_stage,
+            events_seen=events_seen | ({trigger} if trigger else frozenset()),
+        ),
+    )
+    if change is None:
+        return None
+    changed_at = change_time(now, current)
+    moved = Enrollment(
+        journey_key=move.journey_key,
+        stage=change.to_stage,
+        entered_at=changed_at,
+        enrolled_at=enrollment.enrolled_at if enrollment else changed_at,
+        version=change.new_version,
+        definition_version=definition_version,
+    )
+    entry = JourneyLogEntry(
+        id=entry_id,
+        organization_id=move.org,
+        patient_id=move.patient_id,
+        journey_key=move.journey_key,
+        from_stage=change.from_stage,
+        to_stage=change.to_stage,
+        changed_at=changed_at,
+        actor=move.actor,
+        reason=move.reason,
+        trigger_event_id=move.trigger_event_id,
+        trigger_event_type=trigger,
+        definition_version=definition_version,
+    )
+    return PlannedMove(
+        enrollment=moved,
+        entry=entry,
+        expected_version=change.expected_version,
+        expected_stage=change.from_stage,
+        event_type_seen=trigger if trigger and trigger not in events_seen else None,
+    )
 
 
 def change_time(now: datetime, current: CurrentStage | None) -> datetime:

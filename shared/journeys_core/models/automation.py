@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from journeys_core.models.common import Page, Strict
 from journeys_core.models.journey import JourneyName, StageName
 from journeys_core.models.patient import PatientId
 
@@ -58,15 +59,11 @@ ConditionOp = Literal["eq", "ne", "in", "gt", "gte", "lt", "lte", "exists"]
 Payload = Annotated[dict[str, Any], Field(max_length=100)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-class Condition(_Strict):
+class Condition(Strict):
     """``path`` into the event's ``detail``, an operator and the value to compare with.
 
     ``exists`` takes ``true`` (the default) or ``false``; ``in`` a list; ``gt``, ``gte``,
@@ -96,12 +93,12 @@ class Condition(_Strict):
         return self
 
 
-class UpdateJourneyStatusParams(_Strict):
+class UpdateJourneyStatusParams(Strict):
     key: JourneyName
     status: StageName
 
 
-class UpdateJourneyStatus(_Strict):
+class UpdateJourneyStatus(Strict):
     """Move the event's patient to ``status`` in journey ``key`` (the same checks as a
     person's move, as automation: locked stages are never left, guards hold)."""
 
@@ -109,21 +106,21 @@ class UpdateJourneyStatus(_Strict):
     params: UpdateJourneyStatusParams
 
 
-class SendEmailParams(_Strict):
+class SendEmailParams(Strict):
     # ``{path}`` placeholders are filled from the event (``{payload.amount}``, ``{stage}``)
     # and the patient (``{patient.display_name}``); unknown ones are left as written.
     subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     template: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 
 
-class SendEmail(_Strict):
+class SendEmail(Strict):
     """Email the event's patient (the address of its profile) through SES."""
 
     type: Literal["send_email"]
     params: SendEmailParams
 
 
-class EmitEventParams(_Strict):
+class EmitEventParams(Strict):
     type: EventTypeName
     payload: Payload = {}
 
@@ -135,7 +132,7 @@ class EmitEventParams(_Strict):
         return value
 
 
-class EmitEvent(_Strict):
+class EmitEvent(Strict):
     """Put a new domain event about the same patient on the service's bus."""
 
     type: Literal["emit_event"]
@@ -151,7 +148,7 @@ Actions = Annotated[list[RuleAction], Field(min_length=1, max_length=10)]
 RuleOrigin = Literal["custom", "playbook"]
 
 
-class AutomationRuleCreate(_Strict):
+class AutomationRuleCreate(Strict):
     """``POST /automation-rules``. Rules run in ascending ``priority`` (then id); every
     condition must hold."""
 
@@ -174,7 +171,7 @@ class AutomationRuleCreate(_Strict):
         return self
 
 
-class AutomationRuleUpdate(_Strict):
+class AutomationRuleUpdate(Strict):
     """``PATCH /automation-rules/{id}``: fields given replace the rule's; omitted ones stay."""
 
     name: RuleName | None = None
@@ -202,9 +199,8 @@ class AutomationRule(BaseModel):
     updated_at: datetime
 
 
-class AutomationRulePage(BaseModel):
-    items: list[AutomationRule]
-    next_cursor: str | None = None
+class AutomationRulePage(Page[AutomationRule]):
+    pass
 
 
 class PlaybookResult(BaseModel):
@@ -213,7 +209,7 @@ class PlaybookResult(BaseModel):
     items: list[AutomationRule]
 
 
-class DomainEventSubmission(_Strict):
+class DomainEventSubmission(Strict):
     """``POST /events``: a domain event about one patient of the caller's organization."""
 
     type: SubmittableEvent

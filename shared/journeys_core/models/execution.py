@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from journeys_core.models.common import Page, Strict
 from journeys_core.models.journey import NAME_PATTERN
 
 # Entity, profile and cohort ids travel in DynamoDB keys: same charset as journey names.
@@ -24,11 +25,7 @@ ExecutionId = Annotated[
 MAX_TIMELINE_ENTITIES = 1000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ExecutionCreate(_Strict):
+class ExecutionCreate(Strict):
     entity_id: EntityId | None = None
     profile_id: EntityId | None = None
     cohort_id: EntityId | None = None
@@ -65,12 +62,11 @@ class ExecutionRecord(BaseModel):
     metadata: dict[str, Any] = {}
 
 
-class ExecutionPage(BaseModel):
-    items: list[ExecutionRecord]
-    next_cursor: str | None = None
+class ExecutionPage(Page[ExecutionRecord]):
+    pass
 
 
-class TimelineRequest(_Strict):
+class TimelineRequest(Strict):
     entity_id: EntityId | None = None
     entity_ids: (
         Annotated[list[EntityId], Field(min_length=1, max_length=MAX_TIMELINE_ENTITIES)] | None

@@ -11,11 +11,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
 from journeys_core.domain.dependencies import find_dependency_problems
+from journeys_core.models.common import Page, Strict, Unique
 
 # ASCII letters, digits, '-', '_', '.' only: names travel in URLs and DynamoDB keys.
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
@@ -28,11 +28,7 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whites
 NonNegativeDays = Annotated[int, Field(ge=0, le=36500)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Delay(_Strict):
+class Delay(Strict):
     """Either ``{min_days, max_days}`` or ``{days, days_min, days_max, distribution}``."""
 
     min_days: NonNegativeDays | None = None
@@ -74,7 +70,7 @@ class Delay(_Strict):
         return self
 
 
-class Repeat(_Strict):
+class Repeat(Strict):
     every_days: Annotated[int, Field(ge=1, le=36500)]
     max_occurrences: Annotated[int, Field(ge=1, le=10000)] | None = None
 
@@ -93,11 +89,11 @@ class JourneyEvent(BaseModel):
     repeat: Repeat | None = None
 
 
-class Guard(_Strict):
+class Guard(Strict):
     requires_events: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = []
 
 
-class StaleRule(_Strict):
+class StaleRule(Strict):
     stage: StageName
     max_hours: Annotated[float, Field(gt=0, le=24 * 366)]
     action: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -174,11 +170,11 @@ class JourneySpec(BaseModel):
 
 
 Description = Annotated[str, StringConstraints(max_length=2000)]
-TagList = Annotated[list[Tag], Field(max_length=50)]
+TagList = Annotated[list[Tag], Field(max_length=50), Unique]
 Metadata = Annotated[dict[str, Any], Field(max_length=100)]
 
 
-class JourneyCreate(_Strict):
+class JourneyCreate(Strict):
     name: JourneyName
     journey_spec: JourneySpec
     description: Description | None = None
@@ -187,13 +183,8 @@ class JourneyCreate(_Strict):
     metadata: Metadata = {}
     is_active: bool = True
 
-    @field_validator("tags", "products")
-    @classmethod
-    def _unique(cls, values: list[str] | None) -> list[str] | None:
-        return list(dict.fromkeys(values)) if values is not None else None
 
-
-class JourneyUpdate(_Strict):
+class JourneyUpdate(Strict):
     journey_spec: JourneySpec | None = None
     description: Description | None = None
     tags: TagList | None = None
@@ -201,11 +192,6 @@ class JourneyUpdate(_Strict):
     metadata: Metadata | None = None
     is_active: bool | None = None
     bump_version: bool = True
-
-    @field_validator("tags", "products")
-    @classmethod
-    def _unique(cls, values: list[str] | None) -> list[str] | None:
-        return list(dict.fromkeys(values)) if values is not None else None
 
 
 class JourneySummary(BaseModel):
@@ -229,9 +215,8 @@ class JourneyRecord(JourneySummary):
     journey_spec: dict[str, Any]
 
 
-class JourneyPage(BaseModel):
-    items: list[JourneySummary]
-    next_cursor: str | None = None
+class JourneyPage(Page[JourneySummary]):
+    pass
 
 
 class JourneyVersions(BaseModel):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from journeys_core.models.common import Page, Strict
 from journeys_core.models.journey import NAME_PATTERN, JourneyName, StageName
 
 # Patient ids travel in URLs and DynamoDB keys like journey names: the same charset.
@@ -18,11 +19,7 @@ EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 MAX_REASON_CHARS = 1000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PatientProfileUpdate(_Strict):
+class PatientProfileUpdate(Strict):
     """``PUT /patients/{id}``: fields given are set (``null`` clears one), omitted ones kept."""
 
     display_name: (
@@ -33,20 +30,46 @@ class PatientProfileUpdate(_Strict):
     metadata: Annotated[dict[str, Any], Field(max_length=100)] | None = None
 
 
-class StageMoveRequest(_Strict):
+def _blank_is_none(value: str | None) -> str | None:
+    return value or None
+
+
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MAX_REASON_CHARS),
+    AfterValidator(_blank_is_none),
+]
+# Event ids and types as automation passes them on: printable, no spaces.
+EventText = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,200}$")]
+
+
+class StageMoveRequest(Strict):
     """``PATCH /patients/{id}/journey``: enroll in a journey or move to another stage."""
 
     key: JourneyName
     status: StageName
-    reason: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_REASON_CHARS)] | None
-    ) = None
+    reason: Reason | None = None
     expected_stage: StageName | None = None
 
-    @field_validator("reason")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value or None
+
+class StageMove(Strict):
+    """One stage move, whoever asks for it (a person through the API, automation, the
+    monitor): validated once, here. ``actor`` is a person's JWT ``sub``, or ``automation`` /
+    ``monitor`` (never a person, whatever ``is_person`` says). ``trigger_event_type`` counts as
+    an event the patient has had (guards) and is remembered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    org: str
+    patient_id: PatientId
+    journey_key: JourneyName
+    to_stage: StageName
+    actor: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Reason | None = None
+    expected_stage: StageName | None = None
+    trigger_event_id: EventText | None = None
+    trigger_event_type: EventText | None = None
+    is_person: bool = True
 
 
 class Enrollment(BaseModel):
@@ -91,9 +114,8 @@ class JourneyLogEntry(BaseModel):
     definition_version: int
 
 
-class JourneyHistoryPage(BaseModel):
-    items: list[JourneyLogEntry]
-    next_cursor: str | None = None
+class JourneyHistoryPage(Page[JourneyLogEntry]):
+    pass
 
 
 class StageMember(BaseModel):
@@ -106,6 +128,5 @@ class StageMember(BaseModel):
     version: int
 
 
-class StageMembersPage(BaseModel):
-    items: list[StageMember]
-    next_cursor: str | None = None
+class StageMembersPage(Page[StageMember]):
+    pass

@@ -39,7 +39,7 @@ from journeys_core.data.patients import PatientRecord
 from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.automation import derived_event_id, matching_rules, render_template
 from journeys_core.domain.stale_monitor import TIMEOUT_EVENT_TYPE
-from journeys_core.errors import Conflict, InvalidInput, NotFound
+from journeys_core.errors import Conflict, InvalidInput, LostRace, NotFound
 from journeys_core.models.automation import (
     EVENT_ID_PATTERN,
     AutomationRule,
@@ -51,6 +51,8 @@ from journeys_core.models.automation import (
     UpdateJourneyStatus,
     UpdateJourneyStatusParams,
 )
+from journeys_core.models.common import describe, validated
+from journeys_core.models.patient import StageMove
 from journeys_core.models.system_event import SystemEvent
 from journeys_core.services.patients import (
     move_patient_stage,
@@ -75,20 +77,13 @@ class InvalidDomainEvent(ValueError):
     """A message that is not a domain event: no retry will make it one (dead-lettered)."""
 
 
-def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or 'event'}: {e['msg']}"
-        for e in error.errors()[:5]
-    )
-
-
 def parse_bus_message(body: str) -> DomainEvent:
     """The domain event an SQS message body (an EventBridge event) carries."""
     try:
         raw = json.loads(body)
         envelope = BusEvent.model_validate(raw)
     except ValueError as error:  # JSONDecodeError and ValidationError are ValueErrors
-        reason = _describe(error) if isinstance(error, ValidationError) else "not JSON"
+        reason = describe(error, "event") if isinstance(error, ValidationError) else "not JSON"
         raise InvalidDomainEvent(f"not a domain event: {reason}") from error
     detail = envelope.detail
     event_id = detail.event_id or envelope.id
@@ -191,12 +186,6 @@ def _summary(event: DomainEvent, rules_matched: int, results: list[Result]) -> R
     }
 
 
-def _lost_a_race(error: Conflict) -> bool:
-    """A move refused by the journey's rules is decided before anything is written; a
-    Conflict caused by the write itself means someone moved the patient meanwhile."""
-    return error.__cause__ is not None
-
-
 class _EventRun:
     """The actions of one event: the patient is read at most once (and kept up to date)."""
 
@@ -239,24 +228,25 @@ class _EventRun:
             record = self.patient()
             before = record.enrollments.get(key)
             try:
-                view = move_patient_stage(
-                    event.organization_id,
-                    event.patient_id,
-                    key,
-                    params.status,
+                move = validated(
+                    StageMove,
+                    org=event.organization_id,
+                    patient_id=event.patient_id,
+                    journey_key=key,
+                    to_stage=params.status,
                     actor=AUTOMATION_ACTOR,
                     reason=f"automation rule {rule.name!r} on {event.event_type}",
                     trigger_event_id=event.event_id,
                     trigger_event_type=event.event_type,
                     is_person=False,
-                    patient=record,
                 )
+                view = move_patient_stage(move, patient=record)
+            except LostRace:
+                self._patient = None  # someone moved the patient meanwhile: read it again
+                if attempt == 1:
+                    continue
+                raise
             except Conflict as error:
-                if _lost_a_race(error):
-                    self._patient = None  # read the patient again
-                    if attempt == 1:
-                        continue
-                    raise
                 return {**target, "outcome": "refused", "detail": error.message}
             except (InvalidInput, NotFound) as error:
                 return {**target, "outcome": "refused", "detail": error.message}

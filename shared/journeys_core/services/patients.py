@@ -14,25 +14,16 @@ from journeys_core.data.journey_log import new_log_entry_id
 from journeys_core.data.patients import PatientRecord
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.data.warm_cache import warm_cache
-from journeys_core.domain.stage_machine import (
-    CurrentStage,
-    MoveRequest,
-    StageMachine,
-    change_time,
-    decide_stage_move,
-    is_person_actor,
-)
+from journeys_core.domain.stage_machine import StageMachine, plan_stage_move
 from journeys_core.errors import InvalidInput, NotFound
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
 from journeys_core.models.patient import (
-    MAX_REASON_CHARS,
     PATIENT_ID_PATTERN,
-    Enrollment,
     JourneyHistoryPage,
-    JourneyLogEntry,
     PatientProfileUpdate,
     PatientView,
     StageMembersPage,
+    StageMove,
 )
 from journeys_core.settings import get_settings
 
@@ -133,104 +124,35 @@ def stage_machine_for(org: str, journey_key: str) -> tuple[StageMachine, int]:
     return machine, record.version
 
 
-def move_patient_stage(
-    org: str,
-    patient_id: str,
-    journey_key: str,
-    status: str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    expected_stage: str | None = None,
-    trigger_event_id: str | None = None,
-    trigger_event_type: str | None = None,
-    is_person: bool = True,
-    patient: PatientRecord | None = None,
-) -> PatientView:
-    """Enroll the patient in a journey or move it to ``status``, validated against the
+def move_patient_stage(move: StageMove, *, patient: PatientRecord | None = None) -> PatientView:
+    """Enroll the patient in a journey or move it to another stage, validated against the
     definition; the enrollment and its log entry are written in one transaction.
 
     Costs two DynamoDB calls with the definition cached (the patient's Query and the
-    transaction), none more for a no-op. ``actor`` is a person's JWT ``sub``, or
-    ``automation`` / ``monitor`` (never a person, whatever ``is_person`` says).
-    ``trigger_event_type`` counts as an event the patient has had (guards) and is remembered.
-    Raises NotFound (404), InvalidInput (422), Conflict (409) or ServiceUnavailable (503);
-    on any of them nothing was written.
+    transaction), none more for a no-op. Raises NotFound (404), InvalidInput (422), Conflict
+    (409; LostRace when someone moved the patient meanwhile) or ServiceUnavailable (503); on
+    any of them nothing was written.
 
     ``patient``: the patient as the caller read it just before (automation reads a patient
     once for all of an event's actions); the transaction still checks its stage and version.
     """
-    _check_ids(patient_id, journey_key)
-    _check("status", status, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
-    _check("expected_stage", expected_stage, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
-    _check("trigger_event_id", trigger_event_id, _EVENT_TEXT, "1-200 printable characters")
-    _check("trigger_event_type", trigger_event_type, _EVENT_TEXT, "1-200 printable characters")
-    if not actor or len(actor) > 200:
-        raise InvalidInput("actor: 1-200 characters")
-    reason = reason.strip() if reason else None
-    if reason and len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput(f"reason: at most {MAX_REASON_CHARS} characters")
-
-    machine, definition_version = stage_machine_for(org, journey_key)
+    machine, definition_version = stage_machine_for(move.org, move.journey_key)
     repository = repositories.patients()
     record = (
         patient
-        if patient is not None and (patient.org, patient.patient_id) == (org, patient_id)
-        else repository.read(org, patient_id)
+        if patient is not None and (patient.org, patient.patient_id) == (move.org, move.patient_id)
+        else repository.read(move.org, move.patient_id)
     )
-    enrollment = record.enrollments.get(journey_key)
-    current = (
-        CurrentStage(enrollment.stage, enrollment.version, enrollment.entered_at)
-        if enrollment
-        else None
-    )
-    seen = record.events_seen | ({trigger_event_type} if trigger_event_type else set())
-    change = decide_stage_move(
+    planned = plan_stage_move(
         machine,
-        current,
-        MoveRequest(
-            to_stage=status,
-            is_person=is_person_actor(actor, is_person),
-            reason=reason,
-            expected_stage=expected_stage,
-            events_seen=frozenset(seen),
-        ),
+        move,
+        record.enrollments.get(move.journey_key),
+        record.events_seen,
+        definition_version=definition_version,
+        now=utc_now(),
+        entry_id=new_log_entry_id(),
     )
-    if change is None:
+    if planned is None:
         return record.view()  # already there: nothing to write, nothing to log
-
-    changed_at = change_time(utc_now(), current)
-    moved = Enrollment(
-        journey_key=journey_key,
-        stage=change.to_stage,
-        entered_at=changed_at,
-        enrolled_at=enrollment.enrolled_at if enrollment else changed_at,
-        version=change.new_version,
-        definition_version=definition_version,
-    )
-    entry = JourneyLogEntry(
-        id=new_log_entry_id(),
-        organization_id=org,
-        patient_id=patient_id,
-        journey_key=journey_key,
-        from_stage=change.from_stage,
-        to_stage=change.to_stage,
-        changed_at=changed_at,
-        actor=actor,
-        reason=reason,
-        trigger_event_id=trigger_event_id,
-        trigger_event_type=trigger_event_type,
-        definition_version=definition_version,
-    )
-    repository.commit_stage_change(
-        moved,
-        entry,
-        expected_version=change.expected_version,
-        expected_stage=change.from_stage,
-        event_type_seen=(
-            trigger_event_type
-            if trigger_event_type and trigger_event_type not in record.events_seen
-            else None
-        ),
-    )
-    return record.with_enrollment(moved).view()
+    repository.commit_stage_change(planned)
+    return record.with_enrollment(planned.enrollment).view()

@@ -1,0 +1,50 @@
+"""Model pieces every API shares: strict request bodies, de-duplicated lists, pages."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from journeys_core.errors import InvalidInput
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _unique(values: list[Any] | None) -> list[Any] | None:
+    return list(dict.fromkeys(values)) if values is not None else None
+
+
+# A list kept in its order with repeats dropped (tags, products).
+Unique = AfterValidator(_unique)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list and the cursor of the next (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def describe(error: ValidationError, whole: str = "value", limit: int = 5) -> str:
+    """``field: message; ...`` for the first problems of a validation error (``whole`` names
+    a problem of the value as a whole)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or whole}: {e['msg']}"
+        for e in error.errors()[:limit]
+    )
+
+
+def validated(model: type[M], **fields: Any) -> M:
+    """The model, or InvalidInput (422) naming the fields that are wrong."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        raise InvalidInput(describe(error)) from error
