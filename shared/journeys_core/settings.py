@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,21 @@ RESOURCE_VARIABLES = {
     "idempotency_table": "IDEMPOTENCY_TABLE_NAME",
     "event_bus_name": "EVENT_BUS_NAME",
 }
+
+
+class _Resource:
+    """A resource name read from ``RESOURCE_VARIABLES``' variable; MissingSetting if unset."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.variable = RESOURCE_VARIABLES[name]
+
+    def __get__(self, settings: Settings | None, owner: type) -> str:
+        name = settings.resources.get(self.variable) if settings is not None else None
+        if not name:
+            raise MissingSetting(
+                f"{self.variable} is not set: the function's template entry must set it"
+            )
+        return name
 
 
 class Settings(BaseModel):
@@ -56,46 +72,14 @@ class Settings(BaseModel):
     stage: str = Field(default="dev", alias="STAGE")
     max_body_bytes: int = Field(default=256 * 1024, alias="MAX_BODY_BYTES")
 
-    def _resource(self, setting: str) -> str:
-        variable = RESOURCE_VARIABLES[setting]
-        name = self.resources.get(variable)
-        if not name:
-            raise MissingSetting(
-                f"{variable} is not set: the function's template entry must set it"
-            )
-        return name
-
-    @property
-    def definitions_table(self) -> str:
-        return self._resource("definitions_table")
-
-    @property
-    def executions_table(self) -> str:
-        return self._resource("executions_table")
-
-    @property
-    def patients_table(self) -> str:
-        return self._resource("patients_table")
-
-    @property
-    def journey_log_table(self) -> str:
-        return self._resource("journey_log_table")
-
-    @property
-    def system_events_table(self) -> str:
-        return self._resource("system_events_table")
-
-    @property
-    def rules_table(self) -> str:
-        return self._resource("rules_table")
-
-    @property
-    def idempotency_table(self) -> str:
-        return self._resource("idempotency_table")
-
-    @property
-    def event_bus_name(self) -> str:
-        return self._resource("event_bus_name")
+    definitions_table: ClassVar[_Resource] = _Resource()
+    executions_table: ClassVar[_Resource] = _Resource()
+    patients_table: ClassVar[_Resource] = _Resource()
+    journey_log_table: ClassVar[_Resource] = _Resource()
+    system_events_table: ClassVar[_Resource] = _Resource()
+    rules_table: ClassVar[_Resource] = _Resource()
+    idempotency_table: ClassVar[_Resource] = _Resource()
+    event_bus_name: ClassVar[_Resource] = _Resource()
 
 
 @lru_cache(maxsize=1)
