@@ -28,7 +28,8 @@ from journeys_core.models.journey import (
     JourneyUpdate,
     JourneyVersions,
 )
-from journeys_core.services import definitions, executions
+from journeys_core.models.migration import MigrationPreview, MigrationRequest, MigrationStatus
+from journeys_core.services import definitions, executions, migrations
 
 app = build_resolver()
 auth = Auth(app)
@@ -133,6 +134,39 @@ def generate_timeline(
     result = executions.generate_timelines(caller.org, name_or_id, body)
     metrics.add_metric(name="TimelineEvents", unit=MetricUnit.Count, value=result.events_generated)
     return result
+
+
+@app.post(
+    "/api/v1/journeys/<name_or_id>/migrations",
+    responses={
+        200: {
+            "description": "Dry run: who would move, per stage, nothing written",
+            "content": {"application/json": {"model": MigrationPreview}},
+        },
+        202: {
+            "description": "The migration is queued; follow it at .../migrations/{id}",
+            "content": {"application/json": {"model": MigrationStatus}},
+        },
+    },
+)
+def start_migration(
+    name_or_id: NameOrId, body: MigrationRequest, caller: Admin
+) -> Response[MigrationPreview | MigrationStatus]:
+    if body.dry_run:
+        preview = migrations.preview_migration(caller.org, name_or_id, body)
+        return Response(status_code=200, content_type="application/json", body=preview)
+    status = migrations.start_migration(caller.org, name_or_id, body)
+    metrics.add_metric(name="MigrationStarted", unit=MetricUnit.Count, value=1)
+    return Response(status_code=202, content_type="application/json", body=status)
+
+
+@app.get("/api/v1/journeys/<name_or_id>/migrations/<migration_id>")
+def get_migration(
+    name_or_id: NameOrId,
+    migration_id: Annotated[str, Path(pattern=r"^mig-[0-9a-f]{16}$")],
+    caller: Admin,
+) -> MigrationStatus:
+    return migrations.get_migration(caller.org, name_or_id, migration_id)
 
 
 @app.get("/api/v1/journey-templates")

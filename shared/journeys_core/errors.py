@@ -33,6 +33,10 @@ class LostRace(Conflict):
     lock held): reading again and retrying may succeed, unlike a move the rules refuse."""
 
 
+class JourneyChanged(Conflict):
+    """The journey a move was checked against was deleted, retired or saved anew meanwhile."""
+
+
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"

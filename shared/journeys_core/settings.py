@@ -29,6 +29,7 @@ RESOURCE_VARIABLES = {
     "rules_table": "RULES_TABLE_NAME",
     "idempotency_table": "IDEMPOTENCY_TABLE_NAME",
     "event_bus_name": "EVENT_BUS_NAME",
+    "migrations_queue_url": "MIGRATIONS_QUEUE_URL",
 }
 
 
@@ -80,6 +81,7 @@ class Settings(BaseModel):
     rules_table: ClassVar[_Resource] = _Resource()
     idempotency_table: ClassVar[_Resource] = _Resource()
     event_bus_name: ClassVar[_Resource] = _Resource()
+    migrations_queue_url: ClassVar[_Resource] = _Resource()
 
 
 @lru_cache(maxsize=1)

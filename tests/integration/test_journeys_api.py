@@ -346,14 +346,17 @@ def test_update_bumps_version_keeps_omitted_fields_and_replaces_tags(
     assert "Scan" not in ddb_calls
 
 
-def test_update_without_bump_keeps_the_version_and_recomputes_derived_fields() -> None:
+def test_a_new_spec_is_a_new_version_with_recomputed_derived_fields() -> None:
     save()
     new_spec = {"duration_days": 30, "events": [{"event_id": "one"}]}
-    record = update("diabetic", {"journey_spec": new_spec, "bump_version": False}).body
-    assert record["version"] == 1
+    refused = update("diabetic", {"journey_spec": new_spec, "bump_version": False})
+    record = update("diabetic", {"journey_spec": new_spec}).body
+    assert refused.status == 422
+    assert record["version"] == 2
     assert record["event_count"] == 1
     assert record["duration_days"] == 30
-    assert load("diabetic", version="1").body["event_count"] == 1
+    assert load("diabetic", version="2").body["event_count"] == 1
+    assert load("diabetic", version="1").body["event_count"] != 1
 
 
 def test_update_rejects_invalid_spec_and_keeps_the_old_one() -> None:

@@ -159,7 +159,7 @@ def test_an_unknown_journey_or_one_without_stages_is_404() -> None:
 
 
 @pytest.mark.usefixtures("retreat")
-def test_a_deactivated_journey_refuses_moves_once_the_cached_definition_expires(
+def test_a_deactivated_journey_refuses_new_enrollments_but_moves_its_patients(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     move("p-1", "SCREENING_PENDING")
@@ -172,11 +172,13 @@ def test_a_deactivated_journey_refuses_moves_once_the_cached_definition_expires(
     assert invoke("journeys", deactivate).status == 200
     _expire_cached_definitions(monkeypatch)
 
+    newcomer = move("p-2", "SCREENING_PENDING")
     result = move("p-1", "SCREENING_COMPLETED")
 
-    assert result.status == 404
-    assert "not active" in result.body["message"]
-    assert get_patient("p-1").body["journey_status"] == {KEY: "SCREENING_PENDING"}
+    assert newcomer.status == 409
+    assert "retired" in newcomer.body["message"]
+    assert result.status == 200
+    assert get_patient("p-1").body["journey_status"] == {KEY: "SCREENING_COMPLETED"}
 
 
 @pytest.mark.usefixtures("retreat")
@@ -194,9 +196,13 @@ def test_log_entries_record_the_definition_version_the_move_was_checked_against(
     _expire_cached_definitions(monkeypatch)
 
     moved = move("p-1", "SCREENING_COMPLETED").body
+    newcomer = move("p-2", "SCREENING_PENDING").body
 
-    assert [e["definition_version"] for e in full_history("p-1")] == [1, 2]
-    assert moved["enrollments"][KEY]["definition_version"] == 2
+    # an enrollment follows the version it was enrolled on; a new one takes the current
+    assert [e["definition_version"] for e in full_history("p-1")] == [1, 1]
+    assert moved["enrollments"][KEY]["definition_version"] == 1
+    assert full_history("p-2")[0]["definition_version"] == 2
+    assert newcomer["enrollments"][KEY]["definition_version"] == 2
 
 
 @pytest.mark.usefixtures("retreat")

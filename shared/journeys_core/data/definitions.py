@@ -163,46 +163,72 @@ class DefinitionsRepository:
             raise
 
     def replace(self, org: str, record: JourneyRecord, expected_version: int) -> None:
-        """Write the new current fields and the version snapshot, only if nobody else changed
-        the definition since it was read (optimistic lock on ``version``). An update, not a
-        put: execution counters move concurrently and must not be overwritten."""
+        """Write the new current fields, and the snapshot of a new version, only if nobody
+        else changed the definition since it was read (optimistic lock on ``version`` and
+        ``updated_at``). An update, not a put: execution counters and the enrollment count
+        move concurrently and must not be overwritten. A saved version's snapshot is never
+        written again (``attribute_not_exists``)."""
         current = _current_values(org, record)
         update = UpdateExpression().set(
             {k: v for k, v in current.items() if k not in ("pk", "sk", *_COUNTERS)}
         )
         journey_id, version = update.value(record.id), update.value(expected_version)
         condition = f"journey_id = {journey_id} AND version = {version}"
-        try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(record.name)}},
-                            "ConditionExpression": condition,
-                            **update.params(),
-                        }
-                    },
-                    {"Put": {"TableName": self.table, "Item": _version_item(org, record)}},
-                ]
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(record.name)}},
+                    "ConditionExpression": condition,
+                    **update.params(),
+                }
+            }
+        ]
+        if record.version != expected_version:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": _version_item(org, record),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
             )
+        try:
+            self._db.transact_write_items(TransactItems=actions)
         except self._db.exceptions.TransactionCanceledException as error:
-            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+            if "ConditionalCheckFailed" in cancellation_reasons(error):
                 raise Conflict(
                     f"journey {record.name!r} changed meanwhile; load it again and retry"
                 ) from error
             raise
 
     def delete(self, org: str, record: JourneyRecord) -> None:
-        """Remove the current item (so the journey disappears at once), then its versions."""
+        """Remove the current item (so the journey disappears at once), then its versions.
+
+        Only a journey nobody was ever enrolled in: log entries cite its versions (Conflict,
+        retire it instead). The condition and the enrollment's count are on the same item,
+        so a delete and a first enrollment racing each other cannot both succeed."""
         try:
             self._db.delete_item(
                 TableName=self.table,
                 Key={"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(record.name)}},
-                ConditionExpression="journey_id = :id",
-                ExpressionAttributeValues={":id": {"S": record.id}},
+                ConditionExpression=(
+                    "journey_id = :id AND "
+                    "(attribute_not_exists(enrollment_count) OR enrollment_count = :none)"
+                ),
+                ExpressionAttributeValues={":id": {"S": record.id}, ":none": {"N": "0"}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as error:
+            stored = getattr(error, "response", {}).get("Item") or {}
+            if stored.get("journey_id", {}).get("S") == record.id:
+                enrolled = stored.get("enrollment_count", {}).get("N", "0")
+                raise Conflict(
+                    f"journey {record.name!r} has had {enrolled} enrollments and its log "
+                    "entries cite its versions: retire it (PATCH is_active=false) instead "
+                    "of deleting it"
+                ) from error
             raise NotFound(f"journey {record.name!r} not found") from error
         version_keys = [
             {"pk": item["pk"], "sk": item["sk"]}

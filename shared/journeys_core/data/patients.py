@@ -25,6 +25,7 @@ from typing import Any
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
 from journeys_core.data.codec import cancellation_reasons, error_code, from_item
+from journeys_core.data.definitions import current_sk, org_pk
 from journeys_core.data.dynamo import UpdateExpression, query_all, query_page
 from journeys_core.data.journey_log import log_item
 from journeys_core.data.throttling import (
@@ -35,7 +36,7 @@ from journeys_core.data.throttling import (
 )
 from journeys_core.domain.stage_machine import PlannedMove
 from journeys_core.domain.stale_monitor import StuckEnrollment
-from journeys_core.errors import DomainError, LostRace
+from journeys_core.errors import DomainError, JourneyChanged, LostRace
 from journeys_core.models.patient import (
     Enrollment,
     JourneyLogEntry,
@@ -107,9 +108,10 @@ def _enrollment_from_values(values: Mapping[str, Any]) -> Enrollment:
 
 
 class PatientsRepository:
-    def __init__(self, table_name: str, log_table_name: str) -> None:
+    def __init__(self, table_name: str, log_table_name: str, definitions_table: str) -> None:
         self.table = table_name
         self.log_table = log_table_name
+        self.definitions_table = definitions_table
 
     @property
     def _db(self) -> Any:
@@ -165,6 +167,54 @@ class PatientsRepository:
                 ),
             )
         return [StageMember.model_validate(from_item(item)) for item in page], next_cursor
+
+    def enrollments_in_stage(
+        self,
+        org: str,
+        journey_key: str,
+        stage: str,
+        *,
+        start_after: Mapping[str, Any] | None = None,
+        limit: int = 100,
+    ) -> tuple[list[tuple[str, Enrollment]], dict[str, Any] | None]:
+        """One page of (patient id, enrollment) standing in a stage, longest first (one Query
+        on ByStage); the second value is where the next page starts."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "ByStage",
+            "KeyConditionExpression": "stage_pk = :spk",
+            "ExpressionAttributeValues": {":spk": {"S": stage_pk(org, journey_key, stage)}},
+            "Limit": limit,
+        }
+        if start_after:
+            params["ExclusiveStartKey"] = dict(start_after)
+        with throttling_as_unavailable("enrollments in stage"):
+            response = self._db.query(**params)
+        page = [
+            (values["patient_id"], _enrollment_from_values(values))
+            for values in map(from_item, response.get("Items", []))
+        ]
+        return page, response.get("LastEvaluatedKey")
+
+    def repin(self, org: str, patient_id: str, enrollment: Enrollment, to_version: int) -> None:
+        """Pin an enrollment to another version of its journey, where it stands (LostRace if
+        it changed since it was read)."""
+        update = UpdateExpression().set(
+            {"definition_version": to_version, "version": enrollment.version + 1}
+        )
+        condition = f"{update.name('version')} = {update.value(enrollment.version)}"
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key={
+                    "pk": {"S": patient_pk(org, patient_id)},
+                    "sk": {"S": enrollment_sk(enrollment.journey_key)},
+                },
+                ConditionExpression=condition,
+                **update.params(),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as error:
+            raise LostRace(f"patient {patient_id!r} was moved meanwhile") from error
 
     def stuck_enrollments(
         self,
@@ -231,11 +281,16 @@ class PatientsRepository:
             )
         return not response.get("Attributes")
 
-    def commit_stage_change(self, planned: PlannedMove) -> None:
+    def commit_stage_change(
+        self, planned: PlannedMove, *, journey_id: str, journey_version: int
+    ) -> None:
         """The enrollment's new stage and its log entry in ONE transaction: neither exists
         without the other. The enrollment is written only if it still stands where it was
-        read (stage and version), or does not exist yet for a first enrollment; anything
-        else is LostRace, throttling is ServiceUnavailable."""
+        read (stage and version), or does not exist yet for a first enrollment (else
+        LostRace); and only while its journey (``journey_id``) exists, and for a first
+        enrollment is active and still at ``journey_version``: that one also counts the
+        enrollment on the definition, so a journey patients have walked is never deleted
+        (else JourneyChanged). Throttling is ServiceUnavailable."""
         enrollment, entry = planned.enrollment, planned.entry
         expected_version, expected_stage = planned.expected_version, planned.expected_stage
         org, patient_id = entry.organization_id, entry.patient_id
@@ -282,6 +337,14 @@ class PatientsRepository:
         ]
         if planned.event_type_seen:
             actions.append(self._event_seen_action(org, patient_id, planned.event_type_seen))
+        actions.append(
+            self._journey_check(
+                org,
+                enrollment.journey_key,
+                journey_id,
+                journey_version if expected_version is None else None,
+            )
+        )
         try:
             self._db.transact_write_items(TransactItems=actions)
         except Exception as error:
@@ -289,6 +352,39 @@ class PatientsRepository:
             if translated is None:
                 raise
             raise translated from error
+
+    def _journey_check(
+        self, org: str, journey_key: str, journey_id: str, enrolls_at: int | None
+    ) -> dict[str, Any]:
+        """Moves: the journey still exists. First enrollments: it is active and at the
+        version being enrolled in, and the enrollment is counted."""
+        key = {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(journey_key)}}
+        if enrolls_at is None:
+            return {
+                "ConditionCheck": {
+                    "TableName": self.definitions_table,
+                    "Key": key,
+                    "ConditionExpression": "journey_id = :id",
+                    "ExpressionAttributeValues": {":id": {"S": journey_id}},
+                }
+            }
+        update = UpdateExpression().add("enrollment_count", 1)
+        condition = " AND ".join(
+            f"{update.name(name)} = {update.value(value)}"
+            for name, value in (
+                ("journey_id", journey_id),
+                ("is_active", True),
+                ("version", enrolls_at),
+            )
+        )
+        return {
+            "Update": {
+                "TableName": self.definitions_table,
+                "Key": key,
+                "ConditionExpression": condition,
+                **update.params(),
+            }
+        }
 
     def record_event_seen(self, org: str, patient_id: str, event_type: str) -> None:
         """Remember that the patient had a domain event of this type (idempotent)."""
@@ -316,6 +412,11 @@ def _stage_change_error(error: Exception, entry: JourneyLogEntry) -> DomainError
         reasons = cancellation_reasons(error)
         if THROTTLED_REASONS.intersection(reasons):
             return unavailable(f"moving {where}")
+        if reasons[-1:] == ["ConditionalCheckFailed"] and reasons[0] != "ConditionalCheckFailed":
+            return JourneyChanged(
+                f"journey {entry.journey_key!r} was deleted, retired or saved anew meanwhile; "
+                "nothing was changed, retry"
+            )
         if reasons[:1] == ["ConditionalCheckFailed"]:
             return LostRace(
                 f"{where} was moved or enrolled meanwhile; nothing was changed, "

@@ -10,6 +10,7 @@ from journeys_core.data.definitions import DefinitionsRepository
 from journeys_core.data.executions import ExecutionsRepository
 from journeys_core.data.journey_analytics import JourneyAnalyticsReader
 from journeys_core.data.journey_log import JourneyLogRepository
+from journeys_core.data.migrations import MigrationsRepository
 from journeys_core.data.patients import PatientsRepository
 from journeys_core.data.system_events import (
     EmailClaimsRepository,
@@ -34,7 +35,9 @@ def executions() -> ExecutionsRepository:
 @cache
 def patients() -> PatientsRepository:
     settings = get_settings()
-    return PatientsRepository(settings.patients_table, settings.journey_log_table)
+    return PatientsRepository(
+        settings.patients_table, settings.journey_log_table, settings.definitions_table
+    )
 
 
 @cache
@@ -51,6 +54,12 @@ def analytics_reader() -> JourneyAnalyticsReader:
 @cache
 def rules() -> RulesRepository:
     return RulesRepository(get_settings().rules_table)
+
+
+@cache
+def migrations() -> MigrationsRepository:
+    settings = get_settings()
+    return MigrationsRepository(settings.system_events_table, settings.migrations_queue_url)
 
 
 @cache

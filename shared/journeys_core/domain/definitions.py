@@ -6,6 +6,7 @@ import re
 import secrets
 from datetime import datetime
 
+from journeys_core.errors import InvalidInput
 from journeys_core.models.journey import (
     JOURNEY_ID_PATTERN,
     JourneyCreate,
@@ -58,8 +59,21 @@ def new_journey_record(request: JourneyCreate, now: datetime, journey_id: str) -
 def updated_journey_record(
     current: JourneyRecord, update: JourneyUpdate, now: datetime
 ) -> JourneyRecord:
-    """Omitted fields keep their value; tags are replaced; the version goes up unless
-    ``bump_version`` is false; derived fields follow a new spec."""
+    """Omitted fields keep their value; tags are replaced; derived fields follow a new spec.
+
+    Versions are immutable: a changed ``journey_spec`` is always a new version (enrollments
+    and log entries cite versions by number); ``bump_version=false`` keeps the number for
+    metadata only (description, tags, products, metadata, is_active), and with a changed spec
+    it is InvalidInput (422)."""
+    spec_changes = (
+        update.journey_spec is not None
+        and update.journey_spec.stored_form() != current.journey_spec
+    )
+    if spec_changes and not update.bump_version:
+        raise InvalidInput(
+            "bump_version: a changed journey_spec is always a new version (saved versions "
+            "never change); send bump_version=true or leave journey_spec out"
+        )
     changes: dict[str, object] = {
         field: getattr(update, field)
         for field in ("description", "tags", "products", "metadata", "is_active")

@@ -15,7 +15,7 @@ from journeys_core.data.patients import PatientRecord
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.stage_machine import StageMachine, plan_stage_move
-from journeys_core.errors import InvalidInput, NotFound
+from journeys_core.errors import Conflict, InvalidInput, JourneyChanged, NotFound
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
@@ -103,30 +103,62 @@ def record_patient_event(org: str, patient_id: str, event_type: str) -> None:
 # -- stage moves ------------------------------------------------------------------------------
 
 
-def stage_machine_for(org: str, journey_key: str) -> tuple[StageMachine, int]:
-    """The journey's stage machine and definition version (cached per warm container)."""
+# A saved version never changes: a warm container keeps its snapshot for as long as it lives.
+VERSION_CACHE_SECONDS = 24 * 3600.0
+
+
+def current_definition(org: str, journey_key: str) -> JourneyRecord:
+    """The journey's current definition (cached per warm container for a short time)."""
     repository = repositories.definitions()
 
-    def read_definition() -> JourneyRecord | None:
+    def read() -> JourneyRecord | None:
         with throttling_as_unavailable(f"journey {journey_key!r}"):
             return repository.get_by_name(org, journey_key)
 
     record = warm_cache.get(
         ("definition", repository.table, org, journey_key),
         get_settings().definition_cache_seconds,
-        read_definition,
+        read,
     )
-    if record is None or not record.is_active:
-        raise NotFound(f"journey {journey_key!r} not found or not active")
-    machine = StageMachine.from_spec(journey_key, record.journey_spec)
+    if record is None:
+        raise NotFound(f"journey {journey_key!r} not found")
+    return record
+
+
+def pinned_definition(org: str, current: JourneyRecord, version: int) -> JourneyRecord:
+    """The version an enrollment follows: the current one, or its immutable snapshot."""
+    if version == current.version:
+        return current
+    repository = repositories.definitions()
+
+    def read() -> JourneyRecord | None:
+        with throttling_as_unavailable(f"journey {current.name!r} version {version}"):
+            return repository.get_version(org, current.id, version)
+
+    snapshot = warm_cache.get(
+        ("version", repository.table, org, current.id, version), VERSION_CACHE_SECONDS, read
+    )
+    if snapshot is None:
+        raise NotFound(f"journey {current.name!r} has no version {version}")
+    return snapshot
+
+
+def stage_machine_of(definition: JourneyRecord) -> StageMachine:
+    machine = StageMachine.from_spec(definition.name, definition.journey_spec)
     if machine is None:
-        raise NotFound(f"journey {journey_key!r} has no stages to track")
-    return machine, record.version
+        raise NotFound(f"journey {definition.name!r} has no stages to track")
+    return machine
 
 
 def move_patient_stage(move: StageMove, *, patient: PatientRecord | None = None) -> PatientView:
-    """Enroll the patient in a journey or move it to another stage, validated against the
-    definition; the enrollment and its log entry are written in one transaction.
+    """Enroll the patient in a journey or move it to another stage; the enrollment and its
+    log entry are written in one transaction.
+
+    A new enrollment follows the journey's current version, and only while the journey is
+    active (a retired one is 409); an enrollment is moved by the rules of the version it is
+    pinned to (``definition_version``), whatever the journey has become since. The
+    transaction checks the definition still exists (and, for a new enrollment, is active),
+    so a warm container's cached copy can never enroll into a deleted or retired journey.
 
     Costs two DynamoDB calls with the definition cached (the patient's Query and the
     transaction), none more for a no-op. Raises NotFound (404), InvalidInput (422), Conflict
@@ -136,23 +168,48 @@ def move_patient_stage(move: StageMove, *, patient: PatientRecord | None = None)
     ``patient``: the patient as the caller read it just before (automation reads a patient
     once for all of an event's actions); the transaction still checks its stage and version.
     """
-    machine, definition_version = stage_machine_for(move.org, move.journey_key)
+    try:
+        return _move(move, patient)
+    except JourneyChanged:
+        # The cached definition was stale (saved anew, retired or deleted meanwhile): once
+        # more on a fresh read, which answers as the journey stands now.
+        forget_definition(move.org, move.journey_key)
+        return _move(move, patient)
+
+
+def _move(move: StageMove, patient: PatientRecord | None) -> PatientView:
+    current = current_definition(move.org, move.journey_key)
     repository = repositories.patients()
     record = (
         patient
         if patient is not None and (patient.org, patient.patient_id) == (move.org, move.patient_id)
         else repository.read(move.org, move.patient_id)
     )
+    enrollment = record.enrollments.get(move.journey_key)
+    if enrollment is None and not current.is_active:
+        raise Conflict(
+            f"journey {move.journey_key!r} is retired (is_active=false): it takes no new "
+            "enrollments; patients already in it still move"
+        )
+    definition = (
+        pinned_definition(move.org, current, enrollment.definition_version)
+        if enrollment
+        else current
+    )
     planned = plan_stage_move(
-        machine,
+        stage_machine_of(definition),
         move,
-        record.enrollments.get(move.journey_key),
+        enrollment,
         record.events_seen,
-        definition_version=definition_version,
+        definition_version=definition.version,
         now=utc_now(),
         entry_id=new_log_entry_id(),
     )
     if planned is None:
         return record.view()  # already there: nothing to write, nothing to log
-    repository.commit_stage_change(planned)
+    repository.commit_stage_change(planned, journey_id=current.id, journey_version=current.version)
     return record.with_enrollment(planned.enrollment).view()
+
+
+def forget_definition(org: str, journey_key: str) -> None:
+    warm_cache.forget(("definition", repositories.definitions().table, org, journey_key))

@@ -1,0 +1,234 @@
+"""Journey migrations: move the enrollments pinned to older versions of a journey onto
+another version (Camunda's process-instance migration, for patients).
+
+It finds the enrollments through the ByStage index (one Query per page, never a Scan), in
+every stage any version of the journey has; re-pins each to the target version where it
+stands, or, where ``stage_map`` sends it elsewhere, writes the move and its log entry in one
+transaction as actor ``migration`` with the reason and the new ``definition_version``.
+Enrollments whose stage the target lacks and the map does not cover are left untouched and
+counted as unmapped. Each write is conditional on the enrollment not having changed since
+it was read, so running a migration twice moves nobody twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from journeys_core.clock import utc_now
+from journeys_core.data import repositories
+from journeys_core.data.journey_log import new_log_entry_id
+from journeys_core.data.migrations import MigrationJob
+from journeys_core.domain.migration import MIGRATION_ACTOR, MigrationStep, migration_step
+from journeys_core.domain.stage_machine import CurrentStage, PlannedMove, change_time
+from journeys_core.errors import InvalidInput, LostRace, NotFound
+from journeys_core.models.journey import JourneyRecord
+from journeys_core.models.migration import MigrationPreview, MigrationRequest, MigrationStatus
+from journeys_core.models.patient import Enrollment, JourneyLogEntry
+from journeys_core.services.definitions import find_journey, load_journey
+
+PAGE_SIZE = 100
+# A run stops (and sends its message again) when less than this is left of its Lambda time.
+STOP_MARGIN_MS = 10_000
+
+TimeLeftMs = Callable[[], int]
+
+
+def _target_and_stages(
+    org: str, journey: JourneyRecord, request: MigrationRequest
+) -> tuple[JourneyRecord, list[str]]:
+    target = load_journey(org, journey.id, request.to_version)
+    target_stages = target.journey_spec.get("stages") or []
+    if not target_stages:
+        raise InvalidInput(f"version {target.version} of {journey.name!r} has no stages")
+    unknown = sorted(set(request.stage_map.values()) - set(target_stages))
+    if unknown:
+        raise InvalidInput(
+            f"stage_map: {', '.join(unknown)} not a stage of version {target.version}"
+        )
+    if request.from_version is not None:
+        sources = [load_journey(org, journey.id, request.from_version)]
+    else:
+        sources = repositories.definitions().list_versions(org, journey.id)
+    stages = list(dict.fromkeys(s for v in sources for s in v.journey_spec.get("stages") or []))
+    return target, stages
+
+
+def preview_migration(org: str, name_or_id: str, request: MigrationRequest) -> MigrationPreview:
+    """Count who would move, be re-pinned or stay unmapped, per stage, writing nothing."""
+    journey = find_journey(org, name_or_id)
+    target, stages = _target_and_stages(org, journey, request)
+    by_stage: Counter[str] = Counter()
+    unmapped: Counter[str] = Counter()
+    for stage in stages:
+        start: dict[str, Any] | None = None
+        while True:
+            page, start = repositories.patients().enrollments_in_stage(
+                org, journey.name, stage, start_after=start, limit=1000
+            )
+            for _, enrollment in page:
+                step = _step(enrollment, request.from_version, target, request.stage_map)
+                if step.kind == "unmapped":
+                    unmapped[stage] += 1
+                elif step.kind != "skip":
+                    by_stage[stage] += 1
+            if not start:
+                break
+    return MigrationPreview(
+        patients=sum(by_stage.values()) + sum(unmapped.values()),
+        by_stage=dict(by_stage),
+        unmapped=dict(unmapped),
+    )
+
+
+def start_migration(org: str, name_or_id: str, request: MigrationRequest) -> MigrationStatus:
+    """Record the job and queue it for the migrations function (202)."""
+    journey = find_journey(org, name_or_id)
+    target, stages = _target_and_stages(org, journey, request)
+    status = MigrationStatus(
+        id=f"mig-{secrets.token_hex(8)}",
+        journey_key=journey.name,
+        from_version=request.from_version,
+        to_version=target.version,
+        status="running",
+        started_at=utc_now(),
+    )
+    migrations = repositories.migrations()
+    migrations.save(
+        MigrationJob(
+            org=org,
+            journey_id=journey.id,
+            stages=stages,
+            stage_map=dict(request.stage_map),
+            reason=request.reason,
+            status=status,
+        )
+    )
+    migrations.enqueue(org, status.id)
+    return status
+
+
+def get_migration(org: str, name_or_id: str, migration_id: str) -> MigrationStatus:
+    journey = find_journey(org, name_or_id)
+    job = repositories.migrations().get(org, migration_id)
+    if job is None or job.journey_id != journey.id:
+        raise NotFound(f"migration {migration_id!r} of journey {journey.name!r} not found")
+    return job.status
+
+
+def run_migration(org: str, migration_id: str, time_left_ms: TimeLeftMs) -> MigrationStatus:
+    """Work on a job until it is done or the Lambda's time gets short; then save where it
+    stands and queue it again. A finished or unknown job is left as it is."""
+    migrations = repositories.migrations()
+    job = migrations.get(org, migration_id)
+    if job is None or job.status.status != "running":
+        return job.status if job else _unknown(migration_id)
+    status = job.status
+    target = load_journey(org, job.journey_id, status.to_version)
+    while job.stage_index < len(job.stages):
+        stage = job.stages[job.stage_index]
+        page, next_key = repositories.patients().enrollments_in_stage(
+            org, status.journey_key, stage, start_after=job.start_key, limit=PAGE_SIZE
+        )
+        for patient_id, enrollment in page:
+            _migrate_one(job, target, patient_id, enrollment)
+        if next_key:
+            job.start_key = next_key
+        else:
+            job.stage_index, job.start_key = job.stage_index + 1, None
+        if job.stage_index < len(job.stages) and time_left_ms() < STOP_MARGIN_MS:
+            migrations.save(job)
+            migrations.enqueue(org, migration_id)
+            return status
+    status.status, status.finished_at = "completed", utc_now()
+    migrations.save(job)
+    return status
+
+
+def _unknown(migration_id: str) -> MigrationStatus:
+    raise NotFound(f"migration {migration_id!r} not found")
+
+
+def _step(
+    enrollment: Enrollment,
+    from_version: int | None,
+    target: JourneyRecord,
+    stage_map: dict[str, str],
+) -> MigrationStep:
+    return migration_step(
+        enrollment,
+        from_version=from_version,
+        to_version=target.version,
+        target_stages=target.journey_spec.get("stages") or [],
+        stage_map=stage_map,
+    )
+
+
+def _migrate_one(
+    job: MigrationJob, target: JourneyRecord, patient_id: str, enrollment: Enrollment
+) -> None:
+    status, patients = job.status, repositories.patients()
+    for attempt in (1, 2):
+        step = _step(enrollment, status.from_version, target, job.stage_map)
+        try:
+            if step.kind == "repin":
+                patients.repin(job.org, patient_id, enrollment, target.version)
+                status.repinned += 1
+            elif step.kind == "move" and step.to_stage:
+                _move(job, target, patient_id, enrollment, step.to_stage)
+                status.moved += 1
+            elif step.kind == "unmapped":
+                status.unmapped += 1
+            else:
+                status.skipped += 1
+            return
+        except LostRace:
+            # Moved by someone meanwhile: decide again on what it is now.
+            fresh = patients.read(job.org, patient_id).enrollments.get(status.journey_key)
+            if fresh is None or attempt == 2:
+                status.skipped += 1
+                return
+            enrollment = fresh
+
+
+def _move(
+    job: MigrationJob,
+    target: JourneyRecord,
+    patient_id: str,
+    enrollment: Enrollment,
+    to_stage: str,
+) -> None:
+    current = CurrentStage(enrollment.stage, enrollment.version, enrollment.entered_at)
+    changed_at = change_time(utc_now(), current)
+    moved = enrollment.model_copy(
+        update={
+            "stage": to_stage,
+            "entered_at": changed_at,
+            "version": enrollment.version + 1,
+            "definition_version": target.version,
+        }
+    )
+    entry = JourneyLogEntry(
+        id=new_log_entry_id(),
+        organization_id=job.org,
+        patient_id=patient_id,
+        journey_key=job.status.journey_key,
+        from_stage=enrollment.stage,
+        to_stage=to_stage,
+        changed_at=changed_at,
+        actor=MIGRATION_ACTOR,
+        reason=job.reason or f"migrated to version {target.version}",
+        definition_version=target.version,
+    )
+    planned = PlannedMove(
+        enrollment=moved,
+        entry=entry,
+        expected_version=enrollment.version,
+        expected_stage=enrollment.stage,
+        event_type_seen=None,
+    )
+    repositories.patients().commit_stage_change(
+        planned, journey_id=job.journey_id, journey_version=target.version
+    )
