@@ -2,8 +2,9 @@
 
 The aim is that a handler cannot tell the local gateway from the real one: the event has the
 shape, omissions and string conventions AWS uses, requests the real gateway would refuse
-(unknown route, missing or bad token) never reach the handler, and the handler's result is
-turned into an HTTP response by the same rules.
+(unknown route or method, missing or bad token) never reach the handler, and the handler's
+result is turned into an HTTP response by the same rules. ``GatewayApp`` makes it a WSGI
+application: werkzeug serves it (``local_stack.server``), WSGI tools call it in-process.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import jwt
 
@@ -164,19 +166,15 @@ class RouteTable:
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
         """The most specific route for a raw path: literal segments beat parameters,
-        parameters beat greedy ones, an exact method beats ANY, and $default comes last."""
+        parameters beat greedy ones, and an exact method beats ANY."""
         # Split before decoding so that an encoded slash stays inside its segment.
         parts = [unquote(part) for part in raw_path.split("/")[1:]]
         best: tuple[tuple[Any, ...], RouteMatch] | None = None
         for route, pattern in self._routes:
             if route.method not in (method.upper(), "ANY"):
                 continue
-            if route.route_key == "$default":
-                parameters: dict[str, str] | None = {}
-                rank: tuple[Any, ...] = (0, ())
-            else:
-                parameters = _match_segments(pattern, parts)
-                rank = (1, tuple(segment.kind for segment in pattern), route.method != "ANY")
+            parameters = _match_segments(pattern, parts)
+            rank = (tuple(segment.kind for segment in pattern), route.method != "ANY")
             if parameters is not None and (best is None or rank > best[0]):
                 best = (rank, RouteMatch(route, parameters))
         return best[1] if best else None
@@ -238,23 +236,11 @@ def stringify_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     return {key: claim_string(value) for key, value in claims.items() if value is not None}
 
 
-def _token_scopes(claims: Mapping[str, Any]) -> list[str]:
-    scope = claims.get("scope", claims.get("scp", ""))
-    return scope if isinstance(scope, list) else str(scope).split()
-
-
-def _authorize(
-    route: Route, request: HttpRequest, settings: JwtSettings, secret: str | None
-) -> dict[str, Any]:
-    """requestContext.authorizer for an authorized route (raises 401/403 otherwise)."""
+def _authorize(request: HttpRequest, settings: JwtSettings, secret: str | None) -> dict[str, Any]:
+    """requestContext.authorizer for an authorized route (raises 401 otherwise)."""
     claims = verify_token(_bearer_token(request), settings, secret)
-    scopes: list[str] | None = None
-    if route.authorization_scopes:
-        scopes = _token_scopes(claims)
-        if not set(scopes) & set(route.authorization_scopes):
-            raise GatewayError(json_response(403, {"message": "Forbidden"}))
-    # Without route scopes the real gateway sends "scopes": null, even if the token has some.
-    return {"jwt": {"claims": stringify_claims(claims), "scopes": scopes}}
+    # The template's routes declare no scopes: the real gateway then sends "scopes": null.
+    return {"jwt": {"claims": stringify_claims(claims), "scopes": None}}
 
 
 # ---------------------------------------------------------------------------
@@ -451,9 +437,7 @@ class Gateway:
             # Also when the path exists for another method: HTTP APIs answer 404, not 405.
             raise _not_found()
         route = match.route
-        authorizer = (
-            _authorize(route, request, self.jwt_settings, self._secret) if route.auth else None
-        )
+        authorizer = _authorize(request, self.jwt_settings, self._secret) if route.auth else None
         event = build_event(request, route.route_key, match.path_parameters, authorizer)
         return route, event
 
@@ -476,3 +460,79 @@ class Gateway:
             print(f"{route.route_key} -> {route.function_logical_id} failed:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
             return _internal_server_error()
+
+
+# ---------------------------------------------------------------------------
+# WSGI
+# ---------------------------------------------------------------------------
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+LocalRoutes = Callable[[HttpRequest], HttpResponse | None]
+# Hop-by-hop headers are the server's business (WSGI forbids them from applications).
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+
+
+def request_from_environ(environ: Mapping[str, Any]) -> HttpRequest:
+    """The HTTP request a WSGI environ describes, its path still percent-encoded (API Gateway
+    matches routes on the raw path)."""
+    raw = environ.get("REQUEST_URI")
+    if raw:  # WSGI carries request-line bytes as latin-1 text
+        path = raw.encode("latin-1").decode("utf-8", "replace").partition("?")[0]
+    else:  # PATH_INFO is decoded: encode its bytes again
+        path = quote(environ.get("PATH_INFO") or "/", safe="/", encoding="latin-1")
+    query = environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace")
+    headers = [
+        (key[5:].replace("_", "-").lower(), str(value))
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
+    headers += [
+        (key.replace("_", "-").lower(), str(environ[key]))
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+        if environ.get(key)
+    ]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    stream = environ["wsgi.input"]
+    # A chunked body (werkzeug decodes it) has no length: read it to its end.
+    body = stream.read() if environ.get("wsgi.input_terminated") else stream.read(length)
+    return HttpRequest(
+        method=environ["REQUEST_METHOD"],
+        target=f"{path}?{query}" if query else path,
+        headers=headers,
+        body=body or b"",
+        source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
+        protocol=str(environ.get("SERVER_PROTOCOL") or "HTTP/1.1"),
+    )
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+class GatewayApp:
+    """A WSGI application answering every request through ``gateway.handle``, after the
+    ``local_routes`` (when given) had their say."""
+
+    def __init__(self, gateway: Gateway | None = None, local_routes: LocalRoutes | None = None):
+        self.gateway = gateway or Gateway()
+        self.local_routes = local_routes
+
+    def respond(self, request: HttpRequest) -> HttpResponse:
+        local = self.local_routes(request) if self.local_routes else None
+        return local or self.gateway.handle(request)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            response = self.respond(request_from_environ(environ))
+        except Exception:  # a local-stack bug: answer like the gateway would, and show it
+            traceback.print_exc(file=sys.stderr)
+            response = _internal_server_error()
+        headers = [
+            (key, value) for key, value in response.headers if key.lower() not in _HOP_BY_HOP
+        ]
+        headers.append(("Content-Length", str(len(response.body))))
+        start_response(_status_line(response.status), headers)
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else response.body]

@@ -8,28 +8,27 @@ PORT+1, the embedded moto server), ``JOURNEYS_LOCAL_JWT_SECRET`` (token signing 
 Start-up: moto in a thread, the template's resources created in it, every function's
 environment merged into this process's, the built-in journeys imported for organization
 ``demo``, then every HTTP route of the template served by calling the handlers in-process
-with API Gateway payload 2.0 events. The functions' other event sources (DynamoDB streams,
-SQS queues, EventBridge rules, schedules) are delivered by pollers in daemon threads
-(``local_stack.event_sources``). Data lives in memory only. SIGINT/SIGTERM stop it cleanly
-(exit 0).
+with API Gateway payload 2.0 events (``local_stack.gateway``'s WSGI application, served by
+werkzeug). The functions' other event sources (DynamoDB streams, SQS queues, EventBridge
+rules, schedules) are delivered by pollers in daemon threads (``local_stack.pollers``). Data
+lives in memory only. SIGINT/SIGTERM stop it cleanly (exit 0).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import os
 import signal
 import sys
 import threading
-import time
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_stack.embedded_aws import (
     endpoint_url,
@@ -38,17 +37,16 @@ from local_stack.embedded_aws import (
     start_moto,
     use_fake_aws,
 )
-from local_stack.event_sources import EventSources, UnknownSchedule, discover, schedules_enabled
-from local_stack.gateway import Gateway, HttpRequest, HttpResponse, json_response
+from local_stack.event_sources import discover
+from local_stack.gateway import Gateway, GatewayApp, HttpRequest, HttpResponse, json_response
 from local_stack.lambda_events import error_payload, parse_time
+from local_stack.pollers import EventSources, UnknownSchedule, schedules_enabled
 from local_stack.template import REPO_ROOT, load_template
 from local_stack.tokens import make_token
 
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 BUILTIN_IMPORT_ORG = "demo"
 BUILTIN_IMPORT_ROUTE = ("POST", "/api/v1/journeys/import-builtin")
-# Headers the server itself sets from the body it writes.
-_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 EVENTS_STATUS_PATH = "/_local/events/status"
 SCHEDULES_PATH = "/_local/schedules/"
 # How long SIGTERM waits for the event pollers (a running function cannot be interrupted).
@@ -184,88 +182,11 @@ def local_response(request: HttpRequest, events: EventSources | None = None) -> 
     return None
 
 
-# ---------------------------------------------------------------------------
-# HTTP
-# ---------------------------------------------------------------------------
+class _RequestLog(WSGIRequestHandler):
+    """One line per request on stderr (werkzeug's own log is silenced with moto's)."""
 
-
-class LocalStackHttpServer(ThreadingHTTPServer):
-    daemon_threads = True  # an in-flight request must not hold up shutdown
-
-    def __init__(self, settings: Settings, gateway: Gateway, events: EventSources | None = None):
-        self.settings = settings
-        self.gateway = gateway
-        self.events = events
-        super().__init__((settings.host, settings.port), LocalStackRequestHandler)
-
-
-class LocalStackRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as clients of API Gateway get
-    server_version = "journeys-local"
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
-    def _dispatch(self) -> None:
-        started = time.monotonic()
-        try:
-            response = self._respond()
-        except ValueError:  # an unreadable Content-Length or chunk size
-            self.close_connection = True
-            response = json_response(400, {"message": "Bad Request"})
-        except Exception:  # a local-stack bug: answer like the gateway would, and show it
-            traceback.print_exc(file=sys.stderr)
-            response = json_response(500, {"message": "Internal Server Error"})
-        self._write(response)
-        elapsed_ms = (time.monotonic() - started) * 1000
-        print(f"{self.command} {self.path} {response.status} {elapsed_ms:.1f}ms", file=sys.stderr)
-
-    def _respond(self) -> HttpResponse:
-        request = HttpRequest(
-            method=self.command,
-            target=self.path,
-            headers=list(self.headers.items()),
-            body=self._read_body(),
-            source_ip=self.client_address[0],
-            protocol=self.request_version,
-        )
-        server = cast(LocalStackHttpServer, self.server)
-        return local_response(request, server.events) or server.gateway.handle(request)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked_body()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked_body(self) -> bytes:
-        chunks: list[bytes] = []
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline().strip():  # trailers, up to the blank line
-                    pass
-                return b"".join(chunks)
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()  # the CRLF closing the chunk
-
-    def _write(self, response: HttpResponse) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers:
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: ``_dispatch`` logs one line per request itself."""
-
-    def log_error(self, format: str, *args: Any) -> None:
-        print(f"{self.address_string()} {format % args}", file=sys.stderr)
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        print(f"{self.command} {self.path} {code}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------
@@ -370,7 +291,10 @@ def serve(settings: Settings, stop: threading.Event) -> int:
         )
         events.setup()  # each rule with a function target gets its queue before any event
         # Bound before seeding so the port is ours; requests meanwhile wait in the backlog.
-        httpd = LocalStackHttpServer(settings, gateway, events)
+        app = GatewayApp(gateway, functools.partial(local_response, events=events))
+        httpd = make_server(
+            settings.host, settings.port, app, threaded=True, request_handler=_RequestLog
+        )
         try:
             events.start()  # before serving: a healthy stack delivers its events
             serving = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)

@@ -2,7 +2,7 @@
 gateway (route matching, the JWT authorizer, payload format 2.0) into the handlers on moto:
 no answer is a 5xx and every answer matches the document (status, content type, body, headers).
 
-In-process: the gateway is a WSGI application (tests/support/gateway.py), so no server or
+In-process: the gateway is a WSGI application (local_stack.gateway.GatewayApp), so no server or
 socket is involved and a run is deterministic (``derandomize``). The organization is seeded
 first (built-in journeys, a patient enrolled, one stuck past a stale rule, the rule playbook,
 an execution); generated path parameters (and, for two operations, bodies) are swapped for
@@ -48,12 +48,12 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from journeys_core.clock import utc_now
 from local_stack import lambdas
-from local_stack.gateway import Gateway
+from local_stack.gateway import Gateway, GatewayApp
 from local_stack.template import http_routes, load_template
 from local_stack.tokens import make_token
 from tests.conftest import RESOURCE_PREFIX
 from tests.support.events import EVENTS_DIR, load_sample
-from tests.support.gateway import GatewayApp, GatewayClient
+from tests.support.gateway import GatewayClient
 from tests.support.policies import CallRecorder, grants, recording_invoker
 from tests.support.stale_monitor import Clock
 
