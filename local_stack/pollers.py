@@ -10,7 +10,7 @@ as AWS delivers them.
   become visible again after the queue's visibility timeout, so the queue's redrive policy
   moves them to its dead-letter queue after ``maxReceiveCount``.
 - EventBridge rules with a function target: moto cannot invoke a function, so the rule gets a
-  queue of its own as its target; its poller invokes the function with the event, as an
+  queue of its own as its target; its poller invokes the function with each event, as an
   asynchronous invocation (the function's ``EventInvokeConfig`` retries, then its
   ``OnFailure`` queue). Rules with SQS targets are moto's own.
 - Schedules: a timer per schedule (``LOCAL_SCHEDULES=off`` disables them) invoking
@@ -28,10 +28,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 from local_stack import lambdas
 from local_stack.event_sources import (
@@ -72,12 +72,6 @@ IDLE_POLL_MAX_SECONDS = 1.0
 # A long poll returns as soon as a message arrives; one second bounds how long stop() waits.
 QUEUE_WAIT_SECONDS = 1
 ERROR_BACKOFF_MAX_SECONDS = 10.0
-SCHEDULE_TICK_SECONDS = 30.0  # a timer re-reads the clock at least this often
-
-
-# ---------------------------------------------------------------------------
-# Status: what each source delivered, for GET /_local/events/status
-# ---------------------------------------------------------------------------
 
 
 def _now_iso() -> str:
@@ -86,6 +80,8 @@ def _now_iso() -> str:
 
 @dataclass
 class SourceStatus:
+    """What a source delivered, for ``GET /_local/events/status``."""
+
     id: str
     kind: str
     function: str
@@ -117,17 +113,12 @@ class SourceStatus:
             return {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
 
 
-# ---------------------------------------------------------------------------
-# Running: one daemon thread per source
-# ---------------------------------------------------------------------------
-
-
 def schedules_enabled(environ: Mapping[str, str]) -> bool:
     """LOCAL_SCHEDULES: ``on`` (default: schedules fire in real time) or ``off``."""
     return environ.get("LOCAL_SCHEDULES", "on").strip().lower() not in ("off", "false", "0", "no")
 
 
-def _aws_client(service: str, endpoint: str, read_timeout: float = 10.0) -> Any:
+def _aws_client(service: str, endpoint: str) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -135,7 +126,7 @@ def _aws_client(service: str, endpoint: str, read_timeout: float = 10.0) -> Any:
     config = Config(
         retries={"max_attempts": 2, "mode": "standard"},
         connect_timeout=2,
-        read_timeout=read_timeout,
+        read_timeout=QUEUE_WAIT_SECONDS + 10,
     )
     return boto3.session.Session().client(
         service,
@@ -145,6 +136,10 @@ def _aws_client(service: str, endpoint: str, read_timeout: float = 10.0) -> Any:
         aws_secret_access_key="testing",
         config=config,
     )
+
+
+def _function_arn(info: FunctionInfo) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{info.function_name}"
 
 
 class UnknownSchedule(KeyError):
@@ -163,14 +158,12 @@ class EventSources:
         invoke: Invoker = lambdas.invoke,
         schedules: bool = True,
         prefix: str = DEFAULT_PREFIX,
-        output: TextIO | None = None,
     ):
         self.plan = plan
         self.endpoint = endpoint
         self.schedules_on = schedules
         self.prefix = prefix
         self._invoke_function = invoke
-        self._output = output
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._status = {
@@ -179,33 +172,22 @@ class EventSources:
             )
             for source in plan.sources
         }
-        self._queue_urls: dict[str, str] = {}
-        self._shim_urls: dict[str, str] = {}
-        self._sqs = _aws_client("sqs", endpoint)
+        self.rule_queue_urls: dict[str, str] = {}
+        self.sqs = _aws_client("sqs", endpoint)
         self._setup_done = False
 
-    # -- logging -------------------------------------------------------------
-
     def log(self, message: str) -> None:
-        print(f"events: {message}", file=self._output or sys.stderr, flush=True)
+        print(f"events: {message}", file=sys.stderr, flush=True)
 
-    def _log_failure(self, source: Source, what: str, error: BaseException | str) -> None:
+    def log_failure(self, source: Source, what: str, error: BaseException | str) -> None:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         self._status[source.id].failed(text)
         self.log(f"{source.id} -> {source.function.logical_id}: {what}: {text}")
         if isinstance(error, BaseException):
-            traceback.print_exception(error, file=self._output or sys.stderr)
-
-    # -- set-up ----------------------------------------------------------------
+            traceback.print_exception(error, file=sys.stderr)
 
     def queue_url(self, arn: str) -> str:
-        if arn not in self._queue_urls:
-            name = arn.rsplit(":", 1)[-1]
-            account = arn.split(":")[4]
-            self._queue_urls[arn] = self._sqs.get_queue_url(
-                QueueName=name, QueueOwnerAWSAccountId=account
-            )["QueueUrl"]
-        return self._queue_urls[arn]
+        return str(self.sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"])
 
     def setup(self) -> None:
         """Give every rule with a function target its local queue. Idempotent."""
@@ -216,19 +198,19 @@ class EventSources:
         events = _aws_client("events", self.endpoint)
         for rule in self.plan.rules:
             try:
-                self._shim_urls[rule.id] = self._connect_rule(events, rule)
+                self.rule_queue_urls[rule.id] = self._connect_rule(events, rule)
             except Exception as error:  # one bad rule must not cost the others theirs
-                self._log_failure(rule, "cannot connect the rule", error)
+                self.log_failure(rule, "cannot connect the rule", error)
         self._setup_done = True
 
     def _connect_rule(self, events: Any, rule: RuleTarget) -> str:
         # Long enough that a message is not received again while its retries are running.
         visibility = max(30, rule.function.timeout * (2 + DEFAULT_ASYNC_RETRIES) + 10)
-        url = self._sqs.create_queue(
+        url = self.sqs.create_queue(
             QueueName=local_name(self.prefix, rule.id, "target", limit=80),
             Attributes={"VisibilityTimeout": str(min(visibility, 43200))},
         )["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         events.put_rule(Name=rule.rule_name, EventBusName=rule.bus_name, EventPattern=rule.pattern)
@@ -236,23 +218,22 @@ class EventSources:
         events.put_targets(Rule=rule.rule_name, EventBusName=rule.bus_name, Targets=[target])
         return str(url)
 
-    # -- lifecycle -------------------------------------------------------------
-
     def start(self) -> None:
         self.setup()
-        workers: list[tuple[Source, Callable[[], None]]] = [
-            *((stream, _StreamPoller(self, stream).run) for stream in self.plan.streams),
-            *((queue, _QueuePoller(self, queue).run) for queue in self.plan.queues),
+        workers: list[_Worker | _ScheduleTimer] = [
+            *(_StreamPoller(self, stream) for stream in self.plan.streams),
+            *(_QueuePoller(self, queue, batch_size=queue.batch_size) for queue in self.plan.queues),
             *(
-                (rule, _RulePoller(self, rule).run)
+                _RulePoller(self, rule, self.rule_queue_urls[rule.id])
                 for rule in self.plan.rules
-                if rule.id in self._shim_urls
+                if rule.id in self.rule_queue_urls
             ),
-            *((s, _ScheduleTimer(self, s).run) for s in self.plan.schedules if self.schedules_on),
+            *(_ScheduleTimer(self, s) for s in self.plan.schedules if self.schedules_on),
         ]
-        for source, run in workers:
-            thread = threading.Thread(target=run, name=f"events:{source.id}", daemon=True)
-            self._status[source.id].running = True
+        for worker in workers:
+            name = f"events:{worker.source.id}"
+            thread = threading.Thread(target=worker.run, name=name, daemon=True)
+            self._status[worker.source.id].running = True
             self._threads.append(thread)
             thread.start()
 
@@ -284,27 +265,26 @@ class EventSources:
     def source_status(self, source_id: str) -> SourceStatus:
         return self._status[source_id]
 
-    # -- invoking --------------------------------------------------------------
-
     def invoke(self, source: Source, event: Any) -> tuple[Any, BaseException | None]:
         """One invocation; an exception is logged with the function, counted and returned."""
         try:
             return self._invoke_function(source.function, event), None
         except Exception as error:
-            self._log_failure(source, "the function failed", error)
+            self.log_failure(source, "the function failed", error)
             return None, error
 
-    def send_to_queue(self, arn: str, body: Any) -> None:
-        self._sqs.send_message(
-            QueueUrl=self.queue_url(arn), MessageBody=json.dumps(body, default=str)
-        )
+    def send_to_queue(self, source: Source, arn: str, body: Any) -> None:
+        """A failure record to an OnFailure queue; a failure to send is logged and counted."""
+        try:
+            url = self.queue_url(arn)
+            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body, default=str))
+        except Exception as error:
+            self.log_failure(source, f"cannot send to {arn}", error)
 
     def invoke_async(self, source: Source, event: Any) -> None:
         """An asynchronous invocation as Lambda runs one: retries, then the OnFailure queue."""
         config = self.plan.async_configs.get(source.function.logical_id, AsyncInvokeConfig())
-        function_arn = _function_arn(source.function)
         attempts = 0
-        error: BaseException | None = None
         while True:
             attempts += 1
             _, error = self.invoke(source, event)
@@ -320,18 +300,11 @@ class EventSources:
             f"{source.id} -> {source.function.logical_id}: gave up after {attempts} attempt(s)"
         )
         if config.on_failure:
+            function_arn = _function_arn(source.function)
             record = async_invocation_record(
                 event, function_arn=function_arn, invoke_count=attempts, error=error
             )
-            self._safe_send(source, config.on_failure, record)
-
-    def _safe_send(self, source: Source, arn: str, body: Any) -> None:
-        try:
-            self.send_to_queue(arn, body)
-        except Exception as error:
-            self._log_failure(source, f"cannot send to {arn}", error)
-
-    # -- schedules fired by hand -----------------------------------------------
+            self.send_to_queue(source, config.on_failure, record)
 
     def find_schedule(self, name: str) -> ScheduleSource:
         """A schedule by id (``Function.Event``), event name, SAM's ``FunctionEvent`` logical
@@ -374,10 +347,6 @@ class EventSources:
         return schedule, event, result, error
 
 
-def _function_arn(info: FunctionInfo) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{info.function_name}"
-
-
 class _Worker:
     """A polling loop: ``poll()`` returns whether it found work; errors back off."""
 
@@ -386,6 +355,7 @@ class _Worker:
     def __init__(self, sources: EventSources, source: Source):
         self.sources = sources
         self.source = source
+        self.status = sources.source_status(source.id)
 
     def poll(self) -> bool:
         raise NotImplementedError
@@ -402,7 +372,7 @@ class _Worker:
                     if self.sources.stopping:
                         return  # the embedded AWS is going away with us
                     errors += 1
-                    self.sources._log_failure(self.source, "polling failed", error)
+                    self.sources.log_failure(self.source, "polling failed", error)
                     self.sources.wait(min(ERROR_BACKOFF_MAX_SECONDS, 0.5 * 2**errors))
                     continue
                 if busy:
@@ -411,7 +381,7 @@ class _Worker:
                     self.sources.wait(idle)
                     idle = min(idle * 2, IDLE_POLL_MAX_SECONDS)
         finally:
-            self.sources.source_status(self.source.id).running = False
+            self.status.running = False
 
 
 class _StreamPoller(_Worker):
@@ -424,20 +394,17 @@ class _StreamPoller(_Worker):
         self.checkpoints: dict[str, str] = {}  # shard -> last sequence number handled
 
     def _open(self) -> dict[str, str | None]:
+        """An iterator per shard: after its checkpoint, else at the starting position."""
         description = self.streams.describe_stream(StreamArn=self.source.stream_arn)
         iterators: dict[str, str | None] = {}
         for shard in description["StreamDescription"].get("Shards") or []:
             shard_id = shard["ShardId"]
-            position: dict[str, Any]
+            position: dict[str, Any] = {"ShardIteratorType": self.source.starting_position}
             if shard_id in self.checkpoints:
                 position = {
                     "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
                     "SequenceNumber": self.checkpoints[shard_id],
                 }
-            elif self.source.starting_position == "LATEST":
-                position = {"ShardIteratorType": "LATEST"}
-            else:  # TRIM_HORIZON (AT_TIMESTAMP is Kinesis-only)
-                position = {"ShardIteratorType": "TRIM_HORIZON"}
             iterators[shard_id] = self.streams.get_shard_iterator(
                 StreamArn=self.source.stream_arn, ShardId=shard_id, **position
             )["ShardIterator"]
@@ -458,23 +425,21 @@ class _StreamPoller(_Worker):
                 self.iterators = None  # expired or lost: reopen after the checkpoints
                 raise
             self.iterators[shard_id] = response.get("NextShardIterator")
-            raw_records = response.get("Records") or []
-            if not raw_records:
-                continue
-            busy = True
             records = [
                 dynamodb_stream_record(record, self.source.stream_arn, REGION)
-                for record in raw_records
+                for record in response.get("Records") or []
             ]
-            self.deliver(shard_id, records)
-            self.checkpoints[shard_id] = sequence_number(records[-1])
+            if records:
+                busy = True
+                self.deliver(shard_id, records)
+                self.checkpoints[shard_id] = sequence_number(records[-1])
         if self.iterators is not None and all(value is None for value in self.iterators.values()):
             self.iterators = None  # every shard closed: look for their children
         return busy
 
     def deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
         """Invoke until the batch succeeds, or its retries run out and it is discarded."""
-        source, status = self.source, self.sources.source_status(self.source.id)
+        source, status = self.source, self.status
         attempts = 0
         while records:
             attempts += 1
@@ -536,100 +501,77 @@ class _StreamPoller(_Worker):
                 invoke_count=attempts,
                 function_error=function_error,
             )
-            self.sources._safe_send(source, source.on_failure, record)
-
-
-def _receive(sqs: Any, url: str, limit: int, wait_seconds: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` messages: one long poll, then quick receives while more are there
-    (ReceiveMessage returns ten at most)."""
-    messages: list[dict[str, Any]] = []
-    wait = wait_seconds
-    while len(messages) < limit:
-        batch = (
-            sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, limit - len(messages)),
-                WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages")
-            or []
-        )
-        messages.extend(batch)
-        if not batch:
-            break
-        wait = 0
-    return messages
-
-
-def _delete(sqs: Any, url: str, messages: Iterable[Mapping[str, Any]]) -> None:
-    entries = [
-        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-        for index, message in enumerate(messages)
-    ]
-    for start in range(0, len(entries), 10):
-        response = sqs.delete_message_batch(QueueUrl=url, Entries=entries[start : start + 10])
-        if response.get("Failed"):
-            raise RuntimeError(f"deleting messages failed: {response['Failed']}")
+            self.sources.send_to_queue(source, source.on_failure, record)
 
 
 class _QueuePoller(_Worker):
+    """An SQS event source mapping: a batch of up to ten messages (ReceiveMessage's limit, the
+    template's batch size) per invocation."""
+
     source: QueueSource
     idle_start = 0.0  # the long poll is the wait
 
-    def __init__(self, sources: EventSources, source: QueueSource):
+    def __init__(self, sources: EventSources, source: Source, url: str = "", batch_size: int = 10):
         super().__init__(sources, source)
-        self.sqs = _aws_client("sqs", sources.endpoint, read_timeout=QUEUE_WAIT_SECONDS + 10)
-        self.url: str | None = None
+        self.url = url
+        self.batch_size = min(10, batch_size)
 
     def poll(self) -> bool:
-        if self.url is None:
-            self.url = self.sources.queue_url(self.source.queue_arn)
-        messages = _receive(self.sqs, self.url, self.source.batch_size, QUEUE_WAIT_SECONDS)
+        self.url = self.url or self.sources.queue_url(self.source.queue_arn)
+        messages = self.sources.sqs.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=QUEUE_WAIT_SECONDS,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages")
+        if messages:
+            self.handle(messages)
+        return bool(messages)
+
+    def delete(self, messages: Sequence[Mapping[str, Any]]) -> None:
         if not messages:
-            return False
+            return
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
+        response = self.sources.sqs.delete_message_batch(QueueUrl=self.url, Entries=entries)
+        if response.get("Failed"):
+            raise RuntimeError(f"deleting messages failed: {response['Failed']}")
+
+    def handle(self, messages: list[dict[str, Any]]) -> None:
         records = [sqs_record(message, self.source.queue_arn, REGION) for message in messages]
         result, error = self.sources.invoke(self.source, records_event(records))
         if error is not None:
-            return True  # every message becomes visible again after the visibility timeout
-        status = self.sources.source_status(self.source.id)
+            return  # every message becomes visible again after the visibility timeout
         ids = [message["MessageId"] for message in messages]
         try:
             failed = set(
                 batch_item_failures(result, ids) if self.source.report_batch_item_failures else []
             )
         except InvalidBatchResponse as invalid:
-            status.failed(f"invalid batch response, the whole batch fails: {invalid}")
-            return True
-        _delete(self.sqs, self.url, [m for m in messages if m["MessageId"] not in failed])
+            self.status.failed(f"invalid batch response, the whole batch fails: {invalid}")
+            return
+        self.delete([m for m in messages if m["MessageId"] not in failed])
         if failed:
-            status.failed(f"{len(failed)} of {len(ids)} messages reported as failed")
+            self.status.failed(f"{len(failed)} of {len(ids)} messages reported as failed")
         else:
-            status.delivered(len(messages))
-        return True
+            self.status.delivered(len(messages))
 
 
-class _RulePoller(_Worker):
+class _RulePoller(_QueuePoller):
     """A rule's function target: each event on the rule's local queue is one asynchronous
     invocation of the function."""
 
-    source: RuleTarget
-    idle_start = 0.0
+    source: RuleTarget  # type: ignore[assignment]
 
-    def __init__(self, sources: EventSources, source: RuleTarget):
-        super().__init__(sources, source)
-        self.sqs = _aws_client("sqs", sources.endpoint, read_timeout=QUEUE_WAIT_SECONDS + 10)
-        self.url = sources._shim_urls[source.id]
-
-    def poll(self) -> bool:
-        messages = _receive(self.sqs, self.url, 10, QUEUE_WAIT_SECONDS)
+    def handle(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             if self.sources.stopping:
-                break
+                return
             delivered = json.loads(message["Body"])  # the bus delivers events as JSON
             self.sources.invoke_async(self.source, eventbridge_event(delivered, ACCOUNT_ID, REGION))
-            _delete(self.sqs, self.url, [message])
-        return bool(messages)
+            self.delete([message])
 
 
 class _ScheduleTimer:
@@ -645,16 +587,16 @@ class _ScheduleTimer:
             while not self.sources.stopping:
                 status.next_run_at = due.isoformat().replace("+00:00", "Z")
                 remaining = (due - datetime.now(UTC)).total_seconds()
+                # Naps of a minute at most: a changed clock (a laptop waking up) is noticed.
                 if remaining > 0:
-                    # Short naps: a changed clock (a laptop waking up) is noticed.
-                    self.sources.wait(min(remaining, SCHEDULE_TICK_SECONDS))
+                    self.sources.wait(min(remaining, 60))
                     continue
                 try:
                     self.sources.invoke_async(
                         self.source, self.sources.scheduled_event(self.source, due)
                     )
                 except Exception as error:  # a bug here must not end the timer
-                    self.sources._log_failure(self.source, "the scheduled run failed", error)
+                    self.sources.log_failure(self.source, "the scheduled run failed", error)
                 # Runs missed while this one ran (or while asleep) are skipped, not replayed.
                 due = next_run(self.source.rate, max(due, datetime.now(UTC)), started)
         finally:
