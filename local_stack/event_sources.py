@@ -104,7 +104,7 @@ class ScheduleSource:
     function: FunctionInfo
     rate: timedelta
     arn: str
-    input: str | None = None
+    input: str  # JSON, with Scheduler's context attributes (<aws.scheduler.scheduled-time>)
     aliases: tuple[str, ...] = ()
     kind: str = "ScheduleV2"
 
@@ -130,9 +130,7 @@ class EventSourcePlan:
         return [*self.streams, *self.queues, *self.rules, *self.schedules]
 
 
-# ---------------------------------------------------------------------------
 # Schedule expressions: the template's schedules are rates
-# ---------------------------------------------------------------------------
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.I)
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -155,9 +153,7 @@ def next_run(period: timedelta, after: datetime, started: datetime) -> datetime:
     return started + periods * period
 
 
-# ---------------------------------------------------------------------------
 # Reading the template
-# ---------------------------------------------------------------------------
 
 
 def _reports_item_failures(properties: Mapping[str, Any]) -> bool:
@@ -258,7 +254,7 @@ def _schedule(plan: EventSourcePlan, event: _Event) -> None:
             function=event.info,
             rate=parse_rate(str(p.get("ScheduleExpression"))),
             arn=f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{group}/{name}",
-            input=as_string(p["Input"]) if p.get("Input") is not None else None,
+            input=as_string(p["Input"]),
             aliases=(event.name, event.info.logical_id + event.name, name),
         )
     )

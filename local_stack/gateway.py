@@ -109,9 +109,7 @@ def _unauthorized(description: str | None = None) -> GatewayError:
     )
 
 
-# ---------------------------------------------------------------------------
 # Routing: the most specific matching route wins, as in API Gateway
-# ---------------------------------------------------------------------------
 
 _LITERAL, _PARAMETER, _GREEDY = 2, 1, 0  # specificity of one route segment
 
@@ -180,9 +178,7 @@ class RouteTable:
         return best[1] if best else None
 
 
-# ---------------------------------------------------------------------------
 # The JWT authorizer
-# ---------------------------------------------------------------------------
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -243,9 +239,7 @@ def _authorize(request: HttpRequest, settings: JwtSettings, secret: str | None) 
     return {"jwt": {"claims": stringify_claims(claims), "scopes": None}}
 
 
-# ---------------------------------------------------------------------------
 # Payload format 2.0: the event
-# ---------------------------------------------------------------------------
 
 
 def _request_id() -> str:
@@ -364,9 +358,7 @@ def build_event(
     return event
 
 
-# ---------------------------------------------------------------------------
 # Payload format 2.0: the response
-# ---------------------------------------------------------------------------
 
 
 class InvalidLambdaResponse(ValueError):
@@ -401,9 +393,7 @@ def _internal_server_error() -> HttpResponse:
     return json_response(500, {"message": "Internal Server Error"})
 
 
-# ---------------------------------------------------------------------------
 # The gateway
-# ---------------------------------------------------------------------------
 
 
 def _invoke_in_process(info: FunctionInfo, event: dict[str, Any]) -> Any:
@@ -462,9 +452,7 @@ class Gateway:
             return _internal_server_error()
 
 
-# ---------------------------------------------------------------------------
 # WSGI
-# ---------------------------------------------------------------------------
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 LocalRoutes = Callable[[HttpRequest], HttpResponse | None]

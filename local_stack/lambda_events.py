@@ -17,9 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-# ---------------------------------------------------------------------------
 # DynamoDB Streams
-# ---------------------------------------------------------------------------
 
 # The order Lambda writes a stream record's "dynamodb" keys in.
 _STREAM_CHANGE_KEYS = (
@@ -140,9 +138,7 @@ def stream_failure_record(
     }
 
 
-# ---------------------------------------------------------------------------
 # SQS
-# ---------------------------------------------------------------------------
 
 
 def _b64(value: Any) -> str:
@@ -218,9 +214,7 @@ def batch_item_failures(result: Any, identifiers: Iterable[str]) -> list[str]:
     return [identifier for identifier in batch if identifier in named]
 
 
-# ---------------------------------------------------------------------------
 # EventBridge
-# ---------------------------------------------------------------------------
 
 EVENT_KEYS = (
     "version",
@@ -247,9 +241,7 @@ def eventbridge_event(delivered: Mapping[str, Any], account: str, region: str) -
     return {key: event[key] for key in EVENT_KEYS if key in event}
 
 
-# ---------------------------------------------------------------------------
 # Scheduled events
-# ---------------------------------------------------------------------------
 
 SCHEDULER_ATTRIBUTES = (
     "<aws.scheduler.schedule-arn>",
@@ -260,38 +252,15 @@ SCHEDULER_ATTRIBUTES = (
 
 
 def scheduled_event(
-    *,
-    resource_arn: str,
-    when: datetime,
-    account: str,
-    region: str,
-    input_text: str | None = None,
-    execution_id: str | None = None,
-    attempt: int = 1,
+    input_text: str, *, resource_arn: str, when: datetime, execution_id: str | None = None
 ) -> Any:
     """The event an EventBridge Scheduler schedule (SAM ``ScheduleV2``) invokes its function
-    with: its Input, once Scheduler has replaced its context attributes in it."""
+    with: its JSON Input, once Scheduler has replaced its context attributes in it."""
     execution_id = execution_id or uuid.uuid4().hex[:16]
-    scheduled_time = _iso_seconds(when)
-    if input_text is not None:
-        values = (resource_arn, scheduled_time, execution_id, str(attempt))
-        for attribute, value in zip(SCHEDULER_ATTRIBUTES, values, strict=True):
-            input_text = input_text.replace(attribute, value)
-        try:
-            return json.loads(input_text)
-        except ValueError:
-            return input_text  # a plain-text Input reaches the function as a JSON string
-    return {
-        "version": "0",
-        "id": execution_id,
-        "detail-type": "Scheduled Event",
-        "source": "aws.scheduler",
-        "account": account,
-        "time": scheduled_time,
-        "region": region,
-        "resources": [resource_arn],
-        "detail": {},
-    }
+    values = (resource_arn, _iso_seconds(when), execution_id, "1")  # the first attempt
+    for attribute, value in zip(SCHEDULER_ATTRIBUTES, values, strict=True):
+        input_text = input_text.replace(attribute, value)
+    return json.loads(input_text)
 
 
 def parse_time(text: str) -> datetime:

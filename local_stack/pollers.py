@@ -325,13 +325,7 @@ class EventSources:
         raise UnknownSchedule(f"no schedule {name!r}; the template's schedules: {known}")
 
     def scheduled_event(self, schedule: ScheduleSource, when: datetime) -> Any:
-        return scheduled_event(
-            resource_arn=schedule.arn,
-            when=when,
-            account=ACCOUNT_ID,
-            region=REGION,
-            input_text=schedule.input,
-        )
+        return scheduled_event(schedule.input, resource_arn=schedule.arn, when=when)
 
     def fire_schedule(
         self, name: str, when: datetime | None = None

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import functools
 import json
-import mimetypes
 import os
 import signal
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_stack.embedded_aws import (
@@ -73,20 +73,9 @@ class Settings:
         return f"http://{self.host}:{self.port}"
 
 
-# ---------------------------------------------------------------------------
-# Local-only routes: health, the OpenAPI document and Swagger UI
-# ---------------------------------------------------------------------------
+# Local-only routes: health, event sources and schedules, the OpenAPI document and Swagger UI
 
-
-def _swagger_ui_dir() -> Path | None:
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:
-        return None
-    return Path(str(swagger_ui_path))
-
-
-_SWAGGER_PAGE = """<!doctype html>
+_SWAGGER_PAGE = b"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -111,30 +100,13 @@ _SWAGGER_PAGE = """<!doctype html>
 """
 
 
-def _file_response(path: Path, content_type: str | None = None) -> HttpResponse:
-    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return HttpResponse(200, [("content-type", content_type)], path.read_bytes())
-
-
-def _docs_response(path: str) -> HttpResponse:
-    assets = _swagger_ui_dir()
-    if assets is None:
-        return json_response(404, {"message": "swagger-ui-bundle is not installed"})
-    if path in ("/docs", "/docs/"):
-        return HttpResponse(
-            200, [("content-type", "text/html; charset=utf-8")], _SWAGGER_PAGE.encode()
-        )
-    name = path.removeprefix("/docs/")
-    # Only files directly in the bundle's folder: no way out of it through "..".
-    if "/" not in name and (assets / name).is_file():
-        return _file_response(assets / name)
-    return json_response(404, {"message": "Not Found"})
-
-
-def _openapi_response() -> HttpResponse:
-    if not OPENAPI_PATH.is_file():
-        return json_response(404, {"message": "docs/openapi.json does not exist yet"})
-    return _file_response(OPENAPI_PATH, "application/json")
+def with_static_files(app: GatewayApp) -> SharedDataMiddleware:
+    """Swagger UI's files under /docs/ and docs/openapi.json (once generated), served by
+    werkzeug; every other path goes on to ``app``."""
+    exports = {"/docs": str(swagger_ui_path)}
+    if OPENAPI_PATH.is_file():
+        exports["/openapi.json"] = str(OPENAPI_PATH)
+    return SharedDataMiddleware(app, exports, cache=False)
 
 
 def _fire_schedule(request: HttpRequest, events: EventSources) -> HttpResponse:
@@ -175,10 +147,8 @@ def local_response(request: HttpRequest, events: EventSources | None = None) -> 
         return json_response(200, {"status": "ok"})
     if path == EVENTS_STATUS_PATH and events is not None:
         return json_response(200, events.status())
-    if path == "/openapi.json":
-        return _openapi_response()
-    if path == "/docs" or path.startswith("/docs/"):
-        return _docs_response(path)
+    if path in ("/docs", "/docs/"):
+        return HttpResponse(200, [("content-type", "text/html; charset=utf-8")], _SWAGGER_PAGE)
     return None
 
 
@@ -189,9 +159,7 @@ class _RequestLog(WSGIRequestHandler):
         print(f"{self.command} {self.path} {code}", file=sys.stderr)
 
 
-# ---------------------------------------------------------------------------
 # Start-up and shutdown
-# ---------------------------------------------------------------------------
 
 
 def import_builtin_journeys(gateway: Gateway, settings: Settings) -> None:
@@ -293,7 +261,11 @@ def serve(settings: Settings, stop: threading.Event) -> int:
         # Bound before seeding so the port is ours; requests meanwhile wait in the backlog.
         app = GatewayApp(gateway, functools.partial(local_response, events=events))
         httpd = make_server(
-            settings.host, settings.port, app, threaded=True, request_handler=_RequestLog
+            settings.host,
+            settings.port,
+            with_static_files(app),
+            threaded=True,
+            request_handler=_RequestLog,
         )
         try:
             events.start()  # before serving: a healthy stack delivers its events

@@ -27,13 +27,7 @@ ACCOUNT_ID = "123456789012"
 STACK_NAME = "journeys-local"
 DEFAULT_PREFIX = STACK_NAME
 
-PSEUDO_PARAMETERS: dict[str, Any] = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::StackName": STACK_NAME,
-    "AWS::Partition": "aws",
-    "AWS::URLSuffix": "amazonaws.com",
-}
+PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
 
 LocalResource = dict[str, Any]
 """What the local stack knows about a created resource: ``name``, ``arn``, ``ref`` (what
@@ -90,9 +84,7 @@ def _properties(resource: Mapping[str, Any]) -> dict[str, Any]:
     return dict(resource.get("Properties") or {})
 
 
-# ---------------------------------------------------------------------------
 # Intrinsic functions, resolved against local resources
-# ---------------------------------------------------------------------------
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -208,9 +200,7 @@ def _referenced_ids(value: Any) -> set[str]:
     return found
 
 
-# ---------------------------------------------------------------------------
 # DynamoDB table definitions
-# ---------------------------------------------------------------------------
 
 _TABLE_PASSTHROUGH = ("AttributeDefinitions", "KeySchema", "BillingMode")
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection")
@@ -258,9 +248,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-# ---------------------------------------------------------------------------
 # Creating resources (one creator per resource type)
-# ---------------------------------------------------------------------------
 
 
 def _local_resource(name: str, arn: str, ref: str, **attributes: Any) -> LocalResource:
@@ -356,17 +344,6 @@ RESOURCE_KINDS: dict[str, ResourceCreator] = {
 resolved properties."""
 
 
-def _client_factory(session_or_clients: Any) -> ClientFor:
-    """Accept a boto3 Session (or the boto3 module), or a mapping of service name to client."""
-    if isinstance(session_or_clients, Mapping):
-        return lambda service: session_or_clients[service]
-    if session_or_clients is None:
-        import boto3
-
-        session_or_clients = boto3.session.Session()
-    return functools.cache(session_or_clients.client)
-
-
 def _creation_order(template: Mapping[str, Any]) -> list[str]:
     """Managed resources ordered so that referenced ones (e.g. a dead-letter queue) come first."""
     managed = resources_of_type(template, *RESOURCE_KINDS)
@@ -378,9 +355,7 @@ def _creation_order(template: Mapping[str, Any]) -> list[str]:
 
 
 def create_resources(
-    session_or_clients: Any = None,
-    prefix: str = DEFAULT_PREFIX,
-    template: Mapping[str, Any] | None = None,
+    session: Any, prefix: str = DEFAULT_PREFIX, template: Mapping[str, Any] | None = None
 ) -> dict[str, LocalResource]:
     """Create every supported resource of the template (named ``f"{prefix}-{logical_id}"``).
 
@@ -388,7 +363,7 @@ def create_resources(
     looked up instead. Returns ``{logical_id: {"name", "arn", "ref", "attributes"}}``.
     """
     template = template if template is not None else load_template()
-    client_for = _client_factory(session_or_clients)
+    client_for: ClientFor = functools.cache(session.client)
     created: dict[str, LocalResource] = {}
     resolver = Resolver(template, created)
     resources = template.get("Resources") or {}
@@ -400,9 +375,7 @@ def create_resources(
     return created
 
 
-# ---------------------------------------------------------------------------
 # Functions, their environment and their HTTP routes
-# ---------------------------------------------------------------------------
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 

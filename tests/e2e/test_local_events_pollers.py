@@ -403,6 +403,7 @@ def test_schedules_off_means_no_timers(
         function=_function(),
         rate=timedelta(seconds=1),
         arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/often",
+        input="{}",
     )
     sources = running(
         EventSources(

@@ -259,29 +259,6 @@ def test_the_eventbridge_event_has_awss_keys_in_awss_order() -> None:
 WHEN = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
-def test_a_scheduled_event_without_input() -> None:
-    arn = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/s"
-
-    event = scheduled_event(resource_arn=arn, when=WHEN, account="123456789012", region="us-east-1")
-
-    assert event["detail-type"] == "Scheduled Event"
-    assert event["source"] == "aws.scheduler"
-    assert event["time"] == "2026-11-21T10:00:00Z"
-    assert event["resources"] == [arn]
-    assert event["detail"] == {}
-    assert list(event) == [
-        "version",
-        "id",
-        "detail-type",
-        "source",
-        "account",
-        "time",
-        "region",
-        "resources",
-        "detail",
-    ]
-
-
 def test_scheduler_replaces_its_context_attributes_in_the_input() -> None:
     arn = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/s"
     template_input = (
@@ -290,14 +267,7 @@ def test_scheduler_replaces_its_context_attributes_in_the_input() -> None:
         '"detail":{"attempt":"<aws.scheduler.attempt-number>"}}'
     )
 
-    event = scheduled_event(
-        resource_arn=arn,
-        when=WHEN,
-        account="123456789012",
-        region="us-east-1",
-        input_text=template_input,
-        execution_id="exec-1",
-    )
+    event = scheduled_event(template_input, resource_arn=arn, when=WHEN, execution_id="exec-1")
 
     assert event == {
         "id": "exec-1",
@@ -437,7 +407,7 @@ Resources:
             Input: '{"t": "<aws.scheduler.scheduled-time>"}'
         Daily:
           Type: ScheduleV2
-          Properties: {ScheduleExpression: rate(1 day)}
+          Properties: {ScheduleExpression: rate(1 day), Input: "{}"}
         Uploads:
           Type: S3
           Properties: {Bucket: b, Events: s3:ObjectCreated:*}
