@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import jwt
+from werkzeug.wrappers import Request
 
 from local_stack import lambdas
 from local_stack.template import (
@@ -460,35 +461,22 @@ LocalRoutes = Callable[[HttpRequest], HttpResponse | None]
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 
 
-def request_from_environ(environ: Mapping[str, Any]) -> HttpRequest:
-    """The HTTP request a WSGI environ describes, its path still percent-encoded (API Gateway
-    matches routes on the raw path)."""
+def request_from_environ(environ: dict[str, Any]) -> HttpRequest:
+    """The HTTP request a WSGI environ describes (werkzeug reads headers and body), its path
+    still percent-encoded: API Gateway matches routes on the raw path."""
+    request = Request(environ)
     raw = environ.get("REQUEST_URI")
     if raw:  # WSGI carries request-line bytes as latin-1 text
         path = raw.encode("latin-1").decode("utf-8", "replace").partition("?")[0]
     else:  # PATH_INFO is decoded: encode its bytes again
         path = quote(environ.get("PATH_INFO") or "/", safe="/", encoding="latin-1")
-    query = environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace")
-    headers = [
-        (key[5:].replace("_", "-").lower(), str(value))
-        for key, value in environ.items()
-        if key.startswith("HTTP_")
-    ]
-    headers += [
-        (key.replace("_", "-").lower(), str(environ[key]))
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH")
-        if environ.get(key)
-    ]
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    stream = environ["wsgi.input"]
-    # A chunked body (werkzeug decodes it) has no length: read it to its end.
-    body = stream.read() if environ.get("wsgi.input_terminated") else stream.read(length)
+    query = request.query_string.decode("utf-8", "replace")
     return HttpRequest(
-        method=environ["REQUEST_METHOD"],
+        method=request.method,
         target=f"{path}?{query}" if query else path,
-        headers=headers,
-        body=body or b"",
-        source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
+        headers=list(request.headers.items()),
+        body=request.get_data(),
+        source_ip=request.remote_addr or "127.0.0.1",
         protocol=str(environ.get("SERVER_PROTOCOL") or "HTTP/1.1"),
     )
 
