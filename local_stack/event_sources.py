@@ -25,7 +25,6 @@ from local_stack.template import (
     as_string,
     function_properties,
     functions,
-    target_service,
 )
 
 # Lambda's defaults where the template says nothing.
@@ -172,7 +171,7 @@ def _on_failure(destinations: Any, what: str, warnings: list[str]) -> str | None
     if not destination:
         return None
     arn = str(destination.get("Destination") or "")
-    if target_service(arn) == "sqs":
+    if arn.startswith("arn:aws:sqs:"):
         return arn
     warnings.append(f"{what}: OnFailure destination {arn!r} is not delivered locally")
     return None

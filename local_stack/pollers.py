@@ -220,7 +220,7 @@ class EventSources:
 
     def start(self) -> None:
         self.setup()
-        workers: list[_Worker | _ScheduleTimer] = [
+        workers: list[_Worker] = [
             *(_StreamPoller(self, stream) for stream in self.plan.streams),
             *(_QueuePoller(self, queue, batch_size=queue.batch_size) for queue in self.plan.queues),
             *(
@@ -568,31 +568,30 @@ class _RulePoller(_QueuePoller):
             self.delete([message])
 
 
-class _ScheduleTimer:
-    def __init__(self, sources: EventSources, source: ScheduleSource):
-        self.sources = sources
-        self.source = source
+class _ScheduleTimer(_Worker):
+    """A rate schedule's timer: each run is an asynchronous invocation with the schedule's
+    event, at the time it was due."""
 
-    def run(self) -> None:
-        status = self.sources.source_status(self.source.id)
-        started = datetime.now(UTC)
-        due = next_run(self.source.rate, started, started)
+    source: ScheduleSource
+    idle_start = 0.0  # poll() waits for the next run itself
+
+    def __init__(self, sources: EventSources, source: ScheduleSource):
+        super().__init__(sources, source)
+        self.started = datetime.now(UTC)
+        self.due = next_run(source.rate, self.started, self.started)
+
+    def poll(self) -> bool:
+        self.status.next_run_at = self.due.isoformat().replace("+00:00", "Z")
+        remaining = (self.due - datetime.now(UTC)).total_seconds()
+        if remaining > 0:
+            # Naps of a minute at most: a changed clock (a laptop waking up) is noticed.
+            self.sources.wait(min(remaining, 60))
+            return False
         try:
-            while not self.sources.stopping:
-                status.next_run_at = due.isoformat().replace("+00:00", "Z")
-                remaining = (due - datetime.now(UTC)).total_seconds()
-                # Naps of a minute at most: a changed clock (a laptop waking up) is noticed.
-                if remaining > 0:
-                    self.sources.wait(min(remaining, 60))
-                    continue
-                try:
-                    self.sources.invoke_async(
-                        self.source, self.sources.scheduled_event(self.source, due)
-                    )
-                except Exception as error:  # a bug here must not end the timer
-                    self.sources.log_failure(self.source, "the scheduled run failed", error)
-                # Runs missed while this one ran (or while asleep) are skipped, not replayed.
-                due = next_run(self.source.rate, max(due, datetime.now(UTC)), started)
+            self.sources.invoke_async(
+                self.source, self.sources.scheduled_event(self.source, self.due)
+            )
         finally:
-            status.running = False
-            status.next_run_at = None
+            # Runs missed while this one ran (or while asleep) are skipped, not replayed.
+            self.due = next_run(self.source.rate, max(self.due, datetime.now(UTC)), self.started)
+        return True

@@ -307,12 +307,6 @@ def _create_event_bus(
     return _local_resource(name, arn, ref=name)
 
 
-def target_service(arn: str) -> str:
-    """The service of a target ARN (``arn:aws:sqs:...`` -> ``sqs``)."""
-    parts = arn.split(":", 3)
-    return parts[2] if len(parts) > 2 else ""
-
-
 def _create_events_rule(
     client_for: ClientFor, name: str, properties: Mapping[str, Any]
 ) -> LocalResource:

@@ -381,7 +381,8 @@ def test_a_schedule_fires_on_time_and_by_hand(
 
     _eventually(lambda: recorder.events, "the schedule firing after its first period")
     fired = datetime.fromisoformat(recorder.events[0]["time"])
-    assert started + timedelta(seconds=2) <= fired <= started + timedelta(seconds=4)
+    # Due one period after the timer started (the scheduled time has whole seconds).
+    assert started + timedelta(seconds=2) <= fired <= started + timedelta(seconds=6)
     assert recorder.events[0]["arn"] == schedule.arn
 
     found, event, result, error = sources.fire_schedule(
@@ -391,7 +392,11 @@ def test_a_schedule_fires_on_time_and_by_hand(
     assert error is None
     assert event["time"] == "2026-11-21T10:00:00Z"
     assert result == {"seen": "2026-11-21T10:00:00Z"}
-    assert sources.status()["sources"]["Fn.Often"]["deliveries"] == 2
+    # Every run is counted, the one fired by hand as well as the timer's.
+    _eventually(
+        lambda: sources.status()["sources"]["Fn.Often"]["deliveries"] == len(recorder.events) >= 2,
+        "every run counted",
+    )
 
 
 def test_schedules_off_means_no_timers(
