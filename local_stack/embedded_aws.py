@@ -7,7 +7,6 @@ variables the template gives each function.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -134,7 +133,3 @@ def merged_function_environment(
             merged[key] = value
             owners[key] = logical_id
     return merged
-
-
-def describe_resources(resources: Mapping[str, LocalResource]) -> str:
-    return json.dumps({key: value["name"] for key, value in resources.items()})

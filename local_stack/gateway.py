@@ -2,8 +2,9 @@
 
 The aim is that a handler cannot tell the local gateway from the real one: the event has the
 shape, omissions and string conventions AWS uses, requests the real gateway would refuse
-(unknown route, missing or bad token) never reach the handler, and the handler's result is
-turned into an HTTP response by the same rules.
+(unknown route or method, missing or bad token) never reach the handler, and the handler's
+result is turned into an HTTP response by the same rules. ``GatewayApp`` makes it a WSGI
+application: werkzeug serves it (``local_stack.server``), WSGI tools call it in-process.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import jwt
+from werkzeug.wrappers import Request
 
 from local_stack import lambdas
 from local_stack.template import (
@@ -107,9 +110,7 @@ def _unauthorized(description: str | None = None) -> GatewayError:
     )
 
 
-# ---------------------------------------------------------------------------
 # Routing: the most specific matching route wins, as in API Gateway
-# ---------------------------------------------------------------------------
 
 _LITERAL, _PARAMETER, _GREEDY = 2, 1, 0  # specificity of one route segment
 
@@ -164,27 +165,21 @@ class RouteTable:
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
         """The most specific route for a raw path: literal segments beat parameters,
-        parameters beat greedy ones, an exact method beats ANY, and $default comes last."""
+        parameters beat greedy ones, and an exact method beats ANY."""
         # Split before decoding so that an encoded slash stays inside its segment.
         parts = [unquote(part) for part in raw_path.split("/")[1:]]
         best: tuple[tuple[Any, ...], RouteMatch] | None = None
         for route, pattern in self._routes:
             if route.method not in (method.upper(), "ANY"):
                 continue
-            if route.route_key == "$default":
-                parameters: dict[str, str] | None = {}
-                rank: tuple[Any, ...] = (0, ())
-            else:
-                parameters = _match_segments(pattern, parts)
-                rank = (1, tuple(segment.kind for segment in pattern), route.method != "ANY")
+            parameters = _match_segments(pattern, parts)
+            rank = (tuple(segment.kind for segment in pattern), route.method != "ANY")
             if parameters is not None and (best is None or rank > best[0]):
                 best = (rank, RouteMatch(route, parameters))
         return best[1] if best else None
 
 
-# ---------------------------------------------------------------------------
 # The JWT authorizer
-# ---------------------------------------------------------------------------
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -238,28 +233,14 @@ def stringify_claims(claims: Mapping[str, Any]) -> dict[str, str]:
     return {key: claim_string(value) for key, value in claims.items() if value is not None}
 
 
-def _token_scopes(claims: Mapping[str, Any]) -> list[str]:
-    scope = claims.get("scope", claims.get("scp", ""))
-    return scope if isinstance(scope, list) else str(scope).split()
-
-
-def _authorize(
-    route: Route, request: HttpRequest, settings: JwtSettings, secret: str | None
-) -> dict[str, Any]:
-    """requestContext.authorizer for an authorized route (raises 401/403 otherwise)."""
+def _authorize(request: HttpRequest, settings: JwtSettings, secret: str | None) -> dict[str, Any]:
+    """requestContext.authorizer for an authorized route (raises 401 otherwise)."""
     claims = verify_token(_bearer_token(request), settings, secret)
-    scopes: list[str] | None = None
-    if route.authorization_scopes:
-        scopes = _token_scopes(claims)
-        if not set(scopes) & set(route.authorization_scopes):
-            raise GatewayError(json_response(403, {"message": "Forbidden"}))
-    # Without route scopes the real gateway sends "scopes": null, even if the token has some.
-    return {"jwt": {"claims": stringify_claims(claims), "scopes": scopes}}
+    # The template's routes declare no scopes: the real gateway then sends "scopes": null.
+    return {"jwt": {"claims": stringify_claims(claims), "scopes": None}}
 
 
-# ---------------------------------------------------------------------------
 # Payload format 2.0: the event
-# ---------------------------------------------------------------------------
 
 
 def _request_id() -> str:
@@ -378,9 +359,7 @@ def build_event(
     return event
 
 
-# ---------------------------------------------------------------------------
 # Payload format 2.0: the response
-# ---------------------------------------------------------------------------
 
 
 class InvalidLambdaResponse(ValueError):
@@ -415,9 +394,7 @@ def _internal_server_error() -> HttpResponse:
     return json_response(500, {"message": "Internal Server Error"})
 
 
-# ---------------------------------------------------------------------------
 # The gateway
-# ---------------------------------------------------------------------------
 
 
 def _invoke_in_process(info: FunctionInfo, event: dict[str, Any]) -> Any:
@@ -451,9 +428,7 @@ class Gateway:
             # Also when the path exists for another method: HTTP APIs answer 404, not 405.
             raise _not_found()
         route = match.route
-        authorizer = (
-            _authorize(route, request, self.jwt_settings, self._secret) if route.auth else None
-        )
+        authorizer = _authorize(request, self.jwt_settings, self._secret) if route.auth else None
         event = build_event(request, route.route_key, match.path_parameters, authorizer)
         return route, event
 
@@ -476,3 +451,64 @@ class Gateway:
             print(f"{route.route_key} -> {route.function_logical_id} failed:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
             return _internal_server_error()
+
+
+# WSGI
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+LocalRoutes = Callable[[HttpRequest], HttpResponse | None]
+# Hop-by-hop headers are the server's business (WSGI forbids them from applications).
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+
+
+def request_from_environ(environ: dict[str, Any]) -> HttpRequest:
+    """The HTTP request a WSGI environ describes (werkzeug reads headers and body), its path
+    still percent-encoded: API Gateway matches routes on the raw path."""
+    request = Request(environ)
+    raw = environ.get("REQUEST_URI")
+    if raw:  # WSGI carries request-line bytes as latin-1 text
+        path = raw.encode("latin-1").decode("utf-8", "replace").partition("?")[0]
+    else:  # PATH_INFO is decoded: encode its bytes again
+        path = quote(environ.get("PATH_INFO") or "/", safe="/", encoding="latin-1")
+    query = request.query_string.decode("utf-8", "replace")
+    return HttpRequest(
+        method=request.method,
+        target=f"{path}?{query}" if query else path,
+        headers=list(request.headers.items()),
+        body=request.get_data(),
+        source_ip=request.remote_addr or "127.0.0.1",
+        protocol=str(environ.get("SERVER_PROTOCOL") or "HTTP/1.1"),
+    )
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+class GatewayApp:
+    """A WSGI application answering every request through ``gateway.handle``, after the
+    ``local_routes`` (when given) had their say."""
+
+    def __init__(self, gateway: Gateway | None = None, local_routes: LocalRoutes | None = None):
+        self.gateway = gateway or Gateway()
+        self.local_routes = local_routes
+
+    def respond(self, request: HttpRequest) -> HttpResponse:
+        local = self.local_routes(request) if self.local_routes else None
+        return local or self.gateway.handle(request)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            response = self.respond(request_from_environ(environ))
+        except Exception:  # a local-stack bug: answer like the gateway would, and show it
+            traceback.print_exc(file=sys.stderr)
+            response = _internal_server_error()
+        headers = [
+            (key, value) for key, value in response.headers if key.lower() not in _HOP_BY_HOP
+        ]
+        headers.append(("Content-Length", str(len(response.body))))
+        start_response(_status_line(response.status), headers)
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else response.body]

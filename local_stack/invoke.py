@@ -28,6 +28,7 @@ from local_stack.embedded_aws import (
     start_moto,
     use_fake_aws,
 )
+from local_stack.lambda_events import error_payload
 from local_stack.template import FunctionInfo, find_function, function_environment, load_template
 
 
@@ -45,22 +46,13 @@ def _read_event(path: str) -> Any:
         return json.load(event_file)
 
 
-def _error_payload(error: BaseException) -> dict[str, Any]:
-    """The shape Lambda reports an unhandled exception in."""
-    return {
-        "errorMessage": str(error),
-        "errorType": type(error).__name__,
-        "stackTrace": traceback.format_tb(error.__traceback__),
-    }
-
-
 def _run(info: FunctionInfo, event: Any) -> int:
     try:
         result = lambdas.invoke(info, event)
     except Exception as error:
         traceback.print_exc(file=sys.stderr)
         sys.stdout.flush()
-        print(json.dumps(_error_payload(error)))
+        print(json.dumps(error_payload(error)))
         return 1
     sys.stdout.flush()
     print(json.dumps(result, default=str))

@@ -1,7 +1,7 @@
 """The events Lambda hands a function for each kind of event source, built from what the
-embedded AWS returns, and the schedule expressions of EventBridge and EventBridge Scheduler.
+embedded AWS returns.
 
-Pure functions, no AWS calls: ``local_stack.event_sources`` polls and invokes with them. The
+Pure functions, no AWS calls: ``local_stack.pollers`` polls and invokes with them. The
 shapes follow what Lambda sends (key names, string conventions, what is left out), not what
 the polling APIs return: boto3 gives datetimes and bytes where Lambda's JSON has epoch seconds
 and base64, and moto says ``eventVersion`` 1.0 where Lambda's stream records say 1.1.
@@ -10,20 +10,14 @@ and base64, and moto says ``eventVersion`` 1.0 where Lambda's stream records say
 from __future__ import annotations
 
 import base64
-import calendar
 import json
-import re
 import traceback
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# ---------------------------------------------------------------------------
 # DynamoDB Streams
-# ---------------------------------------------------------------------------
 
 # The order Lambda writes a stream record's "dynamodb" keys in.
 _STREAM_CHANGE_KEYS = (
@@ -144,9 +138,7 @@ def stream_failure_record(
     }
 
 
-# ---------------------------------------------------------------------------
 # SQS
-# ---------------------------------------------------------------------------
 
 
 def _b64(value: Any) -> str:
@@ -222,9 +214,7 @@ def batch_item_failures(result: Any, identifiers: Iterable[str]) -> list[str]:
     return [identifier for identifier in batch if identifier in named]
 
 
-# ---------------------------------------------------------------------------
 # EventBridge
-# ---------------------------------------------------------------------------
 
 EVENT_KEYS = (
     "version",
@@ -251,33 +241,7 @@ def eventbridge_event(delivered: Mapping[str, Any], account: str, region: str) -
     return {key: event[key] for key in EVENT_KEYS if key in event}
 
 
-def input_path(event: Any, path: str) -> Any:
-    """The part of ``event`` a target's InputPath selects (``$``, ``$.detail``, ``$.a.b``)."""
-    if path in ("", "$"):
-        return event
-    if not path.startswith("$."):
-        raise ValueError(f"InputPath {path!r} is not a simple JSON path")
-    value = event
-    for part in path[2:].split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def target_input(event: Any, target: Mapping[str, Any]) -> Any:
-    """What a target with Input (constant JSON) or InputPath receives instead of the event."""
-    if target.get("Input") is not None:
-        constant = target["Input"]
-        return json.loads(constant) if isinstance(constant, str) else constant
-    if target.get("InputPath"):
-        return input_path(event, str(target["InputPath"]))
-    return event
-
-
-# ---------------------------------------------------------------------------
 # Scheduled events
-# ---------------------------------------------------------------------------
 
 SCHEDULER_ATTRIBUTES = (
     "<aws.scheduler.schedule-arn>",
@@ -288,44 +252,15 @@ SCHEDULER_ATTRIBUTES = (
 
 
 def scheduled_event(
-    *,
-    source: str,
-    resource_arn: str,
-    when: datetime,
-    account: str,
-    region: str,
-    input_text: str | None = None,
-    execution_id: str | None = None,
-    attempt: int = 1,
+    input_text: str, *, resource_arn: str, when: datetime, execution_id: str | None = None
 ) -> Any:
-    """The event a schedule invokes its function with.
-
-    ``source`` is ``aws.events`` (an EventBridge scheduled rule, SAM ``Schedule``) or
-    ``aws.scheduler`` (EventBridge Scheduler, SAM ``ScheduleV2``). With an Input, that is the
-    event: Scheduler first replaces its context attributes in it; a rule passes it as is.
-    """
+    """The event an EventBridge Scheduler schedule (SAM ``ScheduleV2``) invokes its function
+    with: its JSON Input, once Scheduler has replaced its context attributes in it."""
     execution_id = execution_id or uuid.uuid4().hex[:16]
-    scheduled_time = _iso_seconds(when)
-    if input_text is not None:
-        if source == "aws.scheduler":
-            values = (resource_arn, scheduled_time, execution_id, str(attempt))
-            for attribute, value in zip(SCHEDULER_ATTRIBUTES, values, strict=True):
-                input_text = input_text.replace(attribute, value)
-        try:
-            return json.loads(input_text)
-        except ValueError:
-            return input_text  # a plain-text Input reaches the function as a JSON string
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()) if source == "aws.events" else execution_id,
-        "detail-type": "Scheduled Event",
-        "source": source,
-        "account": account,
-        "time": scheduled_time,
-        "region": region,
-        "resources": [resource_arn],
-        "detail": {},
-    }
+    values = (resource_arn, _iso_seconds(when), execution_id, "1")  # the first attempt
+    for attribute, value in zip(SCHEDULER_ATTRIBUTES, values, strict=True):
+        input_text = input_text.replace(attribute, value)
+    return json.loads(input_text)
 
 
 def parse_time(text: str) -> datetime:
@@ -350,179 +285,25 @@ def async_invocation_record(
     *,
     function_arn: str,
     invoke_count: int,
-    error: BaseException | None = None,
-    result: Any = None,
+    error: BaseException,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The invocation record Lambda sends an asynchronous invocation's destination: on
-    failure (``error``, retries exhausted) or on success (``result``)."""
-    now = now or datetime.now(UTC)
-    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
-    if error is not None:
-        response_context["functionError"] = "Unhandled"
-    condition = "RetriesExhausted" if error is not None else "Success"
+    """The invocation record Lambda sends an asynchronous invocation's OnFailure destination
+    once its retries are exhausted."""
     return {
         "version": "1.0",
-        "timestamp": _iso_millis(now),
+        "timestamp": _iso_millis(now or datetime.now(UTC)),
         "requestContext": {
             "requestId": str(uuid.uuid4()),
             "functionArn": f"{function_arn}:$LATEST",
-            "condition": condition,
+            "condition": "RetriesExhausted",
             "approximateInvokeCount": invoke_count,
         },
         "requestPayload": event,
-        "responseContext": response_context,
-        "responsePayload": error_payload(error) if error is not None else result,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": error_payload(error),
     }
-
-
-# ---------------------------------------------------------------------------
-# Schedule expressions: rate(...), cron(...), at(...)
-# ---------------------------------------------------------------------------
-
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.I)
-_CRON = re.compile(r"^cron\((.*)\)$", re.I)
-_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$", re.I)
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_LATEST_YEAR = 2199
-
-
-def _cron_values(text: str, low: int, high: int, names: Sequence[str] = ()) -> frozenset[int]:
-    """The values a cron field allows (``*``, ``a-b``, ``a,b``, ``a/n``, ``a-b/n``, names)."""
-    without_names = re.sub("|".join(names), "", text.upper()) if names else text.upper()
-    if re.search(r"[LW#?]", without_names):
-        raise ValueError(f"cron field {text!r}: L, W, # and '?' there are not run locally")
-
-    def number(token: str) -> int:
-        token = token.upper()
-        if token in names:
-            return names.index(token) + low
-        value = int(token)
-        if not low <= value <= high:
-            raise ValueError(f"cron value {value} is outside {low}-{high}")
-        return value
-
-    allowed: set[int] = set()
-    for part in text.split(","):
-        span, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if step < 1:
-            raise ValueError(f"cron step {step_text!r}")
-        if span == "*":
-            first, last = low, high
-        elif "-" in span:
-            start, _, end = span.partition("-")
-            first, last = number(start), number(end)
-        else:
-            first = number(span)
-            last = high if step_text else first
-        allowed.update(range(first, last + 1, step))
-    return frozenset(allowed)
-
-
-def _cron_day_values(
-    text: str, low: int, high: int, names: Sequence[str] = ()
-) -> frozenset[int] | None:
-    """A day field's values; None for ``?`` (any: the other day field decides)."""
-    return None if text == "?" else _cron_values(text, low, high, names)
-
-
-@dataclass(frozen=True)
-class Cron:
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int] | None
-    months: frozenset[int]
-    weekdays: frozenset[int] | None  # 1 = Sunday ... 7 = Saturday, as in AWS cron
-    years: frozenset[int]
-
-    @classmethod
-    def parse(cls, fields_text: str) -> Cron:
-        fields = fields_text.split()
-        if len(fields) != 6:
-            raise ValueError(f"cron({fields_text}) needs 6 fields, has {len(fields)}")
-        days = _cron_day_values(fields[2], 1, 31)
-        weekdays = _cron_day_values(fields[4], 1, 7, _WEEKDAYS)
-        if (days is None) == (weekdays is None):
-            raise ValueError("cron: exactly one of day-of-month and day-of-week must be '?'")
-        return cls(
-            minutes=_cron_values(fields[0], 0, 59),
-            hours=_cron_values(fields[1], 0, 23),
-            days=days,
-            months=_cron_values(fields[3], 1, 12, _MONTHS),
-            weekdays=weekdays,
-            years=_cron_values(fields[5], 1970, _LATEST_YEAR),
-        )
-
-    def _day_matches(self, moment: datetime) -> bool:
-        if self.days is not None:
-            return moment.day in self.days
-        aws_weekday = (moment.weekday() + 1) % 7 + 1  # Python: Monday 0; AWS: Sunday 1
-        return self.weekdays is not None and aws_weekday in self.weekdays
-
-    def next_after(self, moment: datetime) -> datetime | None:
-        """The first matching minute strictly after ``moment`` (naive wall time)."""
-        candidate = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        while candidate.year <= _LATEST_YEAR:
-            if candidate.year not in self.years:
-                candidate = datetime(candidate.year + 1, 1, 1)
-            elif candidate.month not in self.months:
-                days_left = calendar.monthrange(candidate.year, candidate.month)[1]
-                candidate = candidate.replace(day=1, hour=0, minute=0) + timedelta(days=days_left)
-            elif not self._day_matches(candidate):
-                candidate = candidate.replace(hour=0, minute=0) + timedelta(days=1)
-            elif candidate.hour not in self.hours:
-                candidate = candidate.replace(minute=0) + timedelta(hours=1)
-            elif candidate.minute not in self.minutes:
-                candidate += timedelta(minutes=1)
-            else:
-                return candidate
-        return None
-
-
-@dataclass(frozen=True)
-class ScheduleExpression:
-    """A parsed ``rate(...)``, ``cron(...)`` or ``at(...)`` in a time zone."""
-
-    text: str
-    zone: tzinfo
-    period: timedelta | None = None
-    cron: Cron | None = None
-    at: datetime | None = None
-
-    @classmethod
-    def parse(cls, text: str, timezone: str | None = None) -> ScheduleExpression:
-        text = text.strip()
-        try:
-            zone: tzinfo = ZoneInfo(timezone) if timezone else UTC
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown ScheduleExpressionTimezone {timezone!r}") from error
-        if match := _RATE.match(text):
-            value, unit = int(match.group(1)), match.group(2).lower().rstrip("s")
-            if value < 1:
-                raise ValueError(f"{text}: the rate must be positive")
-            return cls(text, zone, period=timedelta(seconds=value * _UNIT_SECONDS[unit]))
-        if match := _CRON.match(text):
-            return cls(text, zone, cron=Cron.parse(match.group(1)))
-        if match := _AT.match(text):
-            at = datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)
-            return cls(text, zone, at=at.astimezone(UTC))
-        raise ValueError(f"unsupported schedule expression {text!r}")
-
-    def next_after(self, moment: datetime, started: datetime) -> datetime | None:
-        """The next run strictly after ``moment`` (UTC); rates count from ``started``."""
-        if self.period is not None:
-            elapsed = moment - started
-            periods = int(elapsed / self.period) + 1 if elapsed >= timedelta(0) else 1
-            return started + periods * self.period
-        if self.cron is not None:
-            local = moment.astimezone(self.zone).replace(tzinfo=None)
-            following = self.cron.next_after(local)
-            return (
-                None if following is None else following.replace(tzinfo=self.zone).astimezone(UTC)
-            )
-        if self.at is not None and self.at > moment:
-            return self.at
-        return None

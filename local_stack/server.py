@@ -8,28 +8,27 @@ PORT+1, the embedded moto server), ``JOURNEYS_LOCAL_JWT_SECRET`` (token signing 
 Start-up: moto in a thread, the template's resources created in it, every function's
 environment merged into this process's, the built-in journeys imported for organization
 ``demo``, then every HTTP route of the template served by calling the handlers in-process
-with API Gateway payload 2.0 events. The functions' other event sources (DynamoDB streams,
-SQS queues, EventBridge rules, schedules) are delivered by pollers in daemon threads
-(``local_stack.event_sources``). Data lives in memory only. SIGINT/SIGTERM stop it cleanly
-(exit 0).
+with API Gateway payload 2.0 events (``local_stack.gateway``'s WSGI application, served by
+werkzeug). The functions' other event sources (DynamoDB streams, SQS queues, EventBridge
+rules, schedules) are delivered by pollers in daemon threads (``local_stack.pollers``). Data
+lives in memory only. SIGINT/SIGTERM stop it cleanly (exit 0).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import mimetypes
 import os
 import signal
 import sys
 import threading
-import time
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.shared_data import SharedDataMiddleware
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_stack.embedded_aws import (
     endpoint_url,
@@ -38,17 +37,16 @@ from local_stack.embedded_aws import (
     start_moto,
     use_fake_aws,
 )
-from local_stack.event_sources import EventSources, UnknownSchedule, discover, schedules_enabled
-from local_stack.gateway import Gateway, HttpRequest, HttpResponse, json_response
+from local_stack.event_sources import discover
+from local_stack.gateway import Gateway, GatewayApp, HttpRequest, HttpResponse, json_response
 from local_stack.lambda_events import error_payload, parse_time
+from local_stack.pollers import EventSources, UnknownSchedule, schedules_enabled
 from local_stack.template import REPO_ROOT, load_template
 from local_stack.tokens import make_token
 
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
 BUILTIN_IMPORT_ORG = "demo"
 BUILTIN_IMPORT_ROUTE = ("POST", "/api/v1/journeys/import-builtin")
-# Headers the server itself sets from the body it writes.
-_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 EVENTS_STATUS_PATH = "/_local/events/status"
 SCHEDULES_PATH = "/_local/schedules/"
 # How long SIGTERM waits for the event pollers (a running function cannot be interrupted).
@@ -75,20 +73,9 @@ class Settings:
         return f"http://{self.host}:{self.port}"
 
 
-# ---------------------------------------------------------------------------
-# Local-only routes: health, the OpenAPI document and Swagger UI
-# ---------------------------------------------------------------------------
+# Local-only routes: health, event sources and schedules, the OpenAPI document and Swagger UI
 
-
-def _swagger_ui_dir() -> Path | None:
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:
-        return None
-    return Path(str(swagger_ui_path))
-
-
-_SWAGGER_PAGE = """<!doctype html>
+_SWAGGER_PAGE = b"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -113,30 +100,13 @@ _SWAGGER_PAGE = """<!doctype html>
 """
 
 
-def _file_response(path: Path, content_type: str | None = None) -> HttpResponse:
-    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return HttpResponse(200, [("content-type", content_type)], path.read_bytes())
-
-
-def _docs_response(path: str) -> HttpResponse:
-    assets = _swagger_ui_dir()
-    if assets is None:
-        return json_response(404, {"message": "swagger-ui-bundle is not installed"})
-    if path in ("/docs", "/docs/"):
-        return HttpResponse(
-            200, [("content-type", "text/html; charset=utf-8")], _SWAGGER_PAGE.encode()
-        )
-    name = path.removeprefix("/docs/")
-    # Only files directly in the bundle's folder: no way out of it through "..".
-    if "/" not in name and (assets / name).is_file():
-        return _file_response(assets / name)
-    return json_response(404, {"message": "Not Found"})
-
-
-def _openapi_response() -> HttpResponse:
-    if not OPENAPI_PATH.is_file():
-        return json_response(404, {"message": "docs/openapi.json does not exist yet"})
-    return _file_response(OPENAPI_PATH, "application/json")
+def with_static_files(app: GatewayApp) -> SharedDataMiddleware:
+    """Swagger UI's files under /docs/ and docs/openapi.json (once generated), served by
+    werkzeug; every other path goes on to ``app``."""
+    exports = {"/docs": str(swagger_ui_path)}
+    if OPENAPI_PATH.is_file():
+        exports["/openapi.json"] = str(OPENAPI_PATH)
+    return SharedDataMiddleware(app, exports, cache=False)
 
 
 def _fire_schedule(request: HttpRequest, events: EventSources) -> HttpResponse:
@@ -177,100 +147,19 @@ def local_response(request: HttpRequest, events: EventSources | None = None) -> 
         return json_response(200, {"status": "ok"})
     if path == EVENTS_STATUS_PATH and events is not None:
         return json_response(200, events.status())
-    if path == "/openapi.json":
-        return _openapi_response()
-    if path == "/docs" or path.startswith("/docs/"):
-        return _docs_response(path)
+    if path in ("/docs", "/docs/"):
+        return HttpResponse(200, [("content-type", "text/html; charset=utf-8")], _SWAGGER_PAGE)
     return None
 
 
-# ---------------------------------------------------------------------------
-# HTTP
-# ---------------------------------------------------------------------------
+class _RequestLog(WSGIRequestHandler):
+    """One line per request on stderr (werkzeug's own log is silenced with moto's)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        print(f"{self.command} {self.path} {code}", file=sys.stderr)
 
 
-class LocalStackHttpServer(ThreadingHTTPServer):
-    daemon_threads = True  # an in-flight request must not hold up shutdown
-
-    def __init__(self, settings: Settings, gateway: Gateway, events: EventSources | None = None):
-        self.settings = settings
-        self.gateway = gateway
-        self.events = events
-        super().__init__((settings.host, settings.port), LocalStackRequestHandler)
-
-
-class LocalStackRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as clients of API Gateway get
-    server_version = "journeys-local"
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
-
-    def _dispatch(self) -> None:
-        started = time.monotonic()
-        try:
-            response = self._respond()
-        except ValueError:  # an unreadable Content-Length or chunk size
-            self.close_connection = True
-            response = json_response(400, {"message": "Bad Request"})
-        except Exception:  # a local-stack bug: answer like the gateway would, and show it
-            traceback.print_exc(file=sys.stderr)
-            response = json_response(500, {"message": "Internal Server Error"})
-        self._write(response)
-        elapsed_ms = (time.monotonic() - started) * 1000
-        print(f"{self.command} {self.path} {response.status} {elapsed_ms:.1f}ms", file=sys.stderr)
-
-    def _respond(self) -> HttpResponse:
-        request = HttpRequest(
-            method=self.command,
-            target=self.path,
-            headers=list(self.headers.items()),
-            body=self._read_body(),
-            source_ip=self.client_address[0],
-            protocol=self.request_version,
-        )
-        server = cast(LocalStackHttpServer, self.server)
-        return local_response(request, server.events) or server.gateway.handle(request)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked_body()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked_body(self) -> bytes:
-        chunks: list[bytes] = []
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline().strip():  # trailers, up to the blank line
-                    pass
-                return b"".join(chunks)
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()  # the CRLF closing the chunk
-
-    def _write(self, response: HttpResponse) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers:
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silenced: ``_dispatch`` logs one line per request itself."""
-
-    def log_error(self, format: str, *args: Any) -> None:
-        print(f"{self.address_string()} {format % args}", file=sys.stderr)
-
-
-# ---------------------------------------------------------------------------
 # Start-up and shutdown
-# ---------------------------------------------------------------------------
 
 
 def import_builtin_journeys(gateway: Gateway, settings: Settings) -> None:
@@ -370,7 +259,14 @@ def serve(settings: Settings, stop: threading.Event) -> int:
         )
         events.setup()  # each rule with a function target gets its queue before any event
         # Bound before seeding so the port is ours; requests meanwhile wait in the backlog.
-        httpd = LocalStackHttpServer(settings, gateway, events)
+        app = GatewayApp(gateway, functools.partial(local_response, events=events))
+        httpd = make_server(
+            settings.host,
+            settings.port,
+            with_static_files(app),
+            threaded=True,
+            request_handler=_RequestLog,
+        )
         try:
             events.start()  # before serving: a healthy stack delivers its events
             serving = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)

@@ -1,16 +1,16 @@
 """template.yaml as the one source of truth for the local stack.
 
-Everything the local stack creates or serves (tables, queues, buses, topics, routes, function
-environments) is read from the SAM template here, so the local stack cannot drift from what is
-deployed. Resource types are handled through small data-driven tables (``RESOURCE_KINDS``) so a
-new type needs one creator function and one table entry.
+Everything the local stack creates or serves (tables, queues, the bus and its rule, routes,
+function environments) is read from the SAM template here, so the local stack cannot drift
+from what is deployed. cfn-lint parses the template; the intrinsic functions the template uses
+(Ref, GetAtt, Sub, Select, Split) are resolved against the local resources; the resource types
+it declares are created in moto, one creator per type (``RESOURCE_KINDS``).
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import functools
+import gc
 import graphlib
 import json
 import re
@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -29,18 +27,7 @@ ACCOUNT_ID = "123456789012"
 STACK_NAME = "journeys-local"
 DEFAULT_PREFIX = STACK_NAME
 
-PSEUDO_PARAMETERS: dict[str, Any] = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT_ID,
-    "AWS::StackName": STACK_NAME,
-    "AWS::StackId": (
-        f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/"
-        "00000000-0000-0000-0000-000000000000"
-    ),
-    "AWS::Partition": "aws",
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::NotificationARNs": [],
-}
+PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
 
 LocalResource = dict[str, Any]
 """What the local stack knows about a created resource: ``name``, ``arn``, ``ref`` (what
@@ -49,62 +36,24 @@ LocalResource = dict[str, Any]
 ClientFor = Callable[[str], Any]
 
 
-# ---------------------------------------------------------------------------
-# Loading: a SafeLoader that understands CloudFormation short-form tags
-# ---------------------------------------------------------------------------
+@functools.cache
+def _cfn_lint_decoder() -> Callable[[str], tuple[Any, list[Any]]]:
+    """cfn-lint's template decoder, imported when a template is first read: cfn-lint brings
+    sympy and networkx along (about a second). Their objects are then frozen out of the cyclic
+    collector's sight, or every later collection, and the interpreter's exit (another second),
+    would walk them."""
+    from cfnlint.decode import decode_str
 
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """SafeLoader turning ``!Ref x`` etc. into their long forms (``{"Ref": "x"}``)."""
-
-
-def _construct_node(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}")
-
-
-def _construct_get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-    value = _construct_node(loader, node)
-    if isinstance(value, str):
-        # Only the first dot separates: attribute names such as Endpoint.Address contain dots.
-        value = value.split(".", 1)
-    return {"Fn::GetAtt": value}
-
-
-def _long_form_constructor(key: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        return {key: _construct_node(loader, node)}
-
-    return construct
-
-
-_SHORT_TAGS = {
-    "!Ref": "Ref",
-    "!Condition": "Condition",
-    **{
-        f"!{name}": f"Fn::{name}"
-        for name in (
-            *("Sub", "Join", "If", "Select", "Split", "Equals", "Not", "And", "Or"),
-            *("FindInMap", "ImportValue", "GetAZs", "Base64", "Cidr", "Length", "ToJsonString"),
-        )
-    },
-}
-for _tag, _key in _SHORT_TAGS.items():
-    CloudFormationLoader.add_constructor(_tag, _long_form_constructor(_key))
-CloudFormationLoader.add_constructor("!GetAtt", _construct_get_att)
+    gc.freeze()
+    return decode_str
 
 
 def parse_template(text: str) -> dict[str, Any]:
-    """Parse template text (short tags allowed) into plain long-form data."""
-    loaded = yaml.load(text, Loader=CloudFormationLoader)  # a SafeLoader subclass: safe
-    if not isinstance(loaded, dict):
-        raise ValueError("a CloudFormation template must be a mapping")
-    return loaded
+    """Template text (short tags allowed) as plain long-form data, parsed by cfn-lint."""
+    template, errors = _cfn_lint_decoder()(text)
+    if errors or not isinstance(template, dict):
+        raise ValueError(f"template.yaml does not parse: {errors or 'not a mapping'}")
+    return template
 
 
 @functools.lru_cache(maxsize=8)
@@ -123,15 +72,11 @@ def load_template(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def resources_of_type(template: Mapping[str, Any], *types: str) -> dict[str, dict[str, Any]]:
-    """The template's resources whose Type is one of ``types``, by logical id, leaving out
-    those whose ``Condition`` is false with the parameters' defaults (CloudFormation would
-    not create them either)."""
-    resolver = Resolver(template)
+    """The template's resources whose Type is one of ``types``, by logical id."""
     return {
         logical_id: resource
         for logical_id, resource in (template.get("Resources") or {}).items()
         if resource.get("Type") in types
-        and ("Condition" not in resource or resolver.condition(resource["Condition"]))
     }
 
 
@@ -139,38 +84,14 @@ def _properties(resource: Mapping[str, Any]) -> dict[str, Any]:
     return dict(resource.get("Properties") or {})
 
 
-# ---------------------------------------------------------------------------
 # Intrinsic functions, resolved against local resources
-# ---------------------------------------------------------------------------
 
-
-class _NoValue:
-    """What ``!Ref AWS::NoValue`` resolves to: the enclosing key or item is dropped."""
-
-
-NO_VALUE = _NoValue()
-
-# Local stand-ins for resources the local stack does not create (functions, log groups, the
-# API...): their ARN format by type, "{service}" being derived from the type when absent here.
-_UNMANAGED_ARN_FORMATS = {
-    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
-    "AWS::Lambda::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
-    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
-    "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
-    "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
-}
-_UNMANAGED_NAME_PROPERTIES = {
-    "AWS::Serverless::Function": "FunctionName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::Serverless::LayerVersion": "LayerName",
-    "AWS::Serverless::StateMachine": "Name",
-}
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 class Resolver:
-    """Evaluates intrinsic functions with parameter defaults and the local resources."""
+    """Evaluates the template's intrinsic functions with parameter defaults and the local
+    resources. A resource the local stack does not create is referred to by its local name."""
 
     def __init__(
         self, template: Mapping[str, Any], resources: Mapping[str, LocalResource] | None = None
@@ -181,101 +102,52 @@ class Resolver:
             "Ref": self._ref,
             "Fn::GetAtt": self._get_att,
             "Fn::Sub": self._sub,
-            "Fn::Join": self._join,
-            "Fn::Select": self._select,
-            "Fn::Split": self._split,
-            "Fn::If": self._if,
-            "Fn::Equals": self._equals,
-            "Fn::Not": lambda args: not self._truth(args[0]),
-            "Fn::And": lambda args: all(self._truth(arg) for arg in args),
-            "Fn::Or": lambda args: any(self._truth(arg) for arg in args),
-            "Condition": self.condition,
-            "Fn::FindInMap": self._find_in_map,
-            "Fn::ImportValue": self._import_value,
-            "Fn::GetAZs": lambda _region: [f"{REGION}{zone}" for zone in "abc"],
-            "Fn::Base64": lambda value: base64.b64encode(
-                str(self.resolve(value)).encode()
-            ).decode(),
-            "Fn::Length": lambda value: len(self.resolve(value)),
-            "Fn::ToJsonString": lambda value: json.dumps(self.resolve(value)),
+            "Fn::Select": lambda args: self.resolve(args[1])[int(self.resolve(args[0]))],
+            "Fn::Split": lambda args: self.resolve_string(args[1]).split(str(args[0])),
         }
 
     def resolve(self, value: Any) -> Any:
-        """Resolve every intrinsic inside ``value``; ``AWS::NoValue`` entries disappear."""
+        """Resolve every intrinsic inside ``value``."""
         if isinstance(value, list):
-            items = (self.resolve(item) for item in value)
-            return [item for item in items if item is not NO_VALUE]
+            return [self.resolve(item) for item in value]
         if isinstance(value, dict):
             if len(value) == 1:
                 key, argument = next(iter(value.items()))
                 intrinsic = self._intrinsics.get(key)
                 if intrinsic is not None:
                     return intrinsic(argument)
-            resolved = {key: self.resolve(item) for key, item in value.items()}
-            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+            return {key: self.resolve(item) for key, item in value.items()}
         return value
 
     def resolve_string(self, value: Any) -> str:
         return as_string(self.resolve(value))
 
-    # -- Ref / GetAtt --------------------------------------------------------
-
-    def parameter(self, name: str) -> Any:
+    def parameter(self, name: str) -> str:
         parameter = (self.template.get("Parameters") or {}).get(name)
         if parameter is None:
             raise KeyError(f"unknown parameter {name!r}")
         if "Default" not in parameter:
             raise KeyError(f"parameter {name!r} has no Default to run locally with")
-        default = parameter["Default"]
-        if str(parameter.get("Type", "")).startswith(("CommaDelimitedList", "List<")):
-            return [item.strip() for item in str(default).split(",")]
-        return as_string(default)
+        return as_string(parameter["Default"])
 
     def _ref(self, name: Any) -> Any:
         name = self.resolve(name)
-        if name == "AWS::NoValue":
-            return NO_VALUE
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
         if name in (self.template.get("Parameters") or {}):
             return self.parameter(name)
         if name in self.resources:
             return self.resources[name]["ref"]
-        return self._unmanaged_name(name)
+        if name in (self.template.get("Resources") or {}):
+            return f"{STACK_NAME}-{name}"
+        raise KeyError(f"unknown resource or parameter {name!r}")
 
     def _get_att(self, argument: Any) -> Any:
         logical_id, attribute = (self.resolve(part) for part in argument)
-        local = self.resources.get(logical_id)
-        if local is not None and attribute in local["attributes"]:
-            return local["attributes"][attribute]
-        if local is None and attribute in ("Arn", "Name"):
-            name = self._unmanaged_name(logical_id)
-            return name if attribute == "Name" else self._unmanaged_arn(logical_id, name)
-        raise KeyError(f"cannot resolve !GetAtt {logical_id}.{attribute} locally")
-
-    def _resource(self, logical_id: str) -> dict[str, Any]:
-        resource = (self.template.get("Resources") or {}).get(logical_id)
-        if resource is None:
-            raise KeyError(f"unknown resource or parameter {logical_id!r}")
-        return dict(resource)
-
-    def _unmanaged_name(self, logical_id: str) -> str:
-        resource = self._resource(logical_id)
-        name_property = _UNMANAGED_NAME_PROPERTIES.get(resource.get("Type", ""))
-        explicit_name = _properties(resource).get(name_property or "")
-        if explicit_name is not None:
-            return self.resolve_string(explicit_name)
-        return f"{STACK_NAME}-{logical_id}"
-
-    def _unmanaged_arn(self, logical_id: str, name: str) -> str:
-        resource_type = self._resource(logical_id).get("Type", "")
-        service = resource_type.split("::")[1].lower() if "::" in resource_type else "local"
-        arn_format = _UNMANAGED_ARN_FORMATS.get(
-            resource_type, "arn:aws:{service}:{region}:{account}:{name}"
-        )
-        return arn_format.format(service=service, region=REGION, account=ACCOUNT_ID, name=name)
-
-    # -- string functions ------------------------------------------------------
+        attributes = (self.resources.get(logical_id) or {}).get("attributes") or {}
+        if attribute not in attributes:
+            raise KeyError(f"cannot resolve !GetAtt {logical_id}.{attribute} locally")
+        return attributes[attribute]
 
     def _sub(self, argument: Any) -> str:
         if isinstance(argument, list):
@@ -294,53 +166,6 @@ class Resolver:
             return as_string(self._ref(expression))
 
         return _SUB_VARIABLE.sub(substitute, str(text))
-
-    def _join(self, argument: Any) -> str:
-        delimiter, items = argument
-        return str(delimiter).join(as_string(item) for item in self.resolve(items))
-
-    def _select(self, argument: Any) -> Any:
-        index, items = argument
-        return self.resolve(items)[int(self.resolve(index))]
-
-    def _split(self, argument: Any) -> list[str]:
-        delimiter, text = argument
-        return self.resolve_string(text).split(str(delimiter))
-
-    def _find_in_map(self, argument: Any) -> Any:
-        map_name, top_key, second_key, *default = (self.resolve(part) for part in argument)
-        try:
-            return self.template["Mappings"][map_name][top_key][second_key]
-        except KeyError:
-            if default and isinstance(default[0], dict) and "DefaultValue" in default[0]:
-                return default[0]["DefaultValue"]
-            raise
-
-    def _import_value(self, argument: Any) -> str:
-        # Exports of other stacks do not exist locally; the export's name is the best stand-in.
-        return self.resolve_string(argument)
-
-    # -- conditions ------------------------------------------------------------
-
-    def condition(self, name: str) -> bool:
-        expression = (self.template.get("Conditions") or {}).get(name)
-        if expression is None:
-            raise KeyError(f"unknown condition {name!r}")
-        return self._truth(expression)
-
-    def _truth(self, expression: Any) -> bool:
-        value = self.resolve(expression)
-        if isinstance(value, str):
-            return value.lower() == "true"
-        return bool(value)
-
-    def _if(self, argument: Any) -> Any:
-        condition_name, when_true, when_false = argument
-        return self.resolve(when_true if self.condition(condition_name) else when_false)
-
-    def _equals(self, argument: Any) -> bool:
-        left, right = (as_string(self.resolve(side)) for side in argument)
-        return left == right
 
 
 def as_string(value: Any) -> str:
@@ -375,21 +200,11 @@ def _referenced_ids(value: Any) -> set[str]:
     return found
 
 
-# ---------------------------------------------------------------------------
 # DynamoDB table definitions
-# ---------------------------------------------------------------------------
 
-_TABLE_PASSTHROUGH = (
-    "AttributeDefinitions",
-    "KeySchema",
-    "BillingMode",
-    "ProvisionedThroughput",
-    "OnDemandThroughput",
-    "TableClass",
-    "Tags",
-)
-_GSI_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
-_LSI_KEYS = ("IndexName", "KeySchema", "Projection")
+_TABLE_PASSTHROUGH = ("AttributeDefinitions", "KeySchema", "BillingMode")
+_INDEX_KEYS = ("IndexName", "KeySchema", "Projection")
+TABLE_TYPE = "AWS::DynamoDB::Table"
 
 
 def _pick(mapping: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
@@ -399,17 +214,13 @@ def _pick(mapping: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
 def create_table_kwargs(properties: Mapping[str, Any]) -> dict[str, Any]:
     """boto3 ``create_table`` kwargs (without TableName) from resolved AWS::DynamoDB::Table props.
 
-    CloudFormation-only settings (point-in-time recovery, deletion protection, TTL, Kinesis,
-    contributor insights) are dropped: TTL is applied after creation, the rest has no local use.
+    CloudFormation-only settings (point-in-time recovery, deletion protection, TTL) are dropped:
+    TTL is applied after creation, the rest has no local use.
     """
     kwargs = _pick(properties, _TABLE_PASSTHROUGH)
     if "GlobalSecondaryIndexes" in properties:
         kwargs["GlobalSecondaryIndexes"] = [
-            _pick(index, _GSI_KEYS) for index in properties["GlobalSecondaryIndexes"]
-        ]
-    if "LocalSecondaryIndexes" in properties:
-        kwargs["LocalSecondaryIndexes"] = [
-            _pick(index, _LSI_KEYS) for index in properties["LocalSecondaryIndexes"]
+            _pick(index, _INDEX_KEYS) for index in properties["GlobalSecondaryIndexes"]
         ]
     stream = properties.get("StreamSpecification")
     if stream and stream.get("StreamViewType"):
@@ -424,41 +235,12 @@ def create_table_kwargs(properties: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _simple_table_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
-    """AWS::Serverless::SimpleTable expanded into AWS::DynamoDB::Table properties."""
-    primary_key = properties.get("PrimaryKey") or {"Name": "id", "Type": "String"}
-    attribute_type = {"String": "S", "Number": "N", "Binary": "B"}[primary_key["Type"]]
-    expanded: dict[str, Any] = {
-        "AttributeDefinitions": [
-            {"AttributeName": primary_key["Name"], "AttributeType": attribute_type}
-        ],
-        "KeySchema": [{"AttributeName": primary_key["Name"], "KeyType": "HASH"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if properties.get("ProvisionedThroughput"):
-        expanded["BillingMode"] = "PROVISIONED"
-        expanded["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
-    if properties.get("SSESpecification"):
-        expanded["SSESpecification"] = properties["SSESpecification"]
-    return expanded
-
-
-def _table_properties(resource: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
-    properties = resolver.resolve(_properties(resource))
-    if resource.get("Type") == "AWS::Serverless::SimpleTable":
-        return _simple_table_properties(properties)
-    return dict(properties)
-
-
-TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
-
-
 def dynamodb_table_definitions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``create_table`` kwargs (no TableName) for every table of the template, by logical id."""
     resolver = Resolver(template)
     return {
-        logical_id: create_table_kwargs(_table_properties(resource, resolver))
-        for logical_id, resource in resources_of_type(template, *TABLE_TYPES).items()
+        logical_id: create_table_kwargs(resolver.resolve(_properties(resource)))
+        for logical_id, resource in resources_of_type(template, TABLE_TYPE).items()
     }
 
 
@@ -466,9 +248,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-# ---------------------------------------------------------------------------
-# Creating resources (data-driven: one creator per resource type)
-# ---------------------------------------------------------------------------
+# Creating resources (one creator per resource type)
 
 
 def _local_resource(name: str, arn: str, ref: str, **attributes: Any) -> LocalResource:
@@ -481,59 +261,31 @@ def _local_resource(name: str, arn: str, ref: str, **attributes: Any) -> LocalRe
 
 
 def _create_dynamodb_table(
-    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
+    client_for: ClientFor, name: str, properties: Mapping[str, Any]
 ) -> LocalResource:
     dynamodb = client_for("dynamodb")
-    properties = _table_properties(resource, resolver)
     try:
         dynamodb.create_table(TableName=name, **create_table_kwargs(properties))
     except dynamodb.exceptions.ResourceInUseException:
         pass  # created earlier by another process sharing this moto: attach to it
     else:
-        _apply_time_to_live(dynamodb, name, properties.get("TimeToLiveSpecification"))
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl and _truthy(ttl.get("Enabled")):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
     table = dynamodb.describe_table(TableName=name)["Table"]
     attributes = {"StreamArn": table["LatestStreamArn"]} if "LatestStreamArn" in table else {}
     return _local_resource(name, table["TableArn"], ref=name, **attributes)
 
 
-def _apply_time_to_live(dynamodb: Any, name: str, specification: Any) -> None:
-    if specification and _truthy(specification.get("Enabled")):
-        dynamodb.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={
-                "AttributeName": specification["AttributeName"],
-                "Enabled": True,
-            },
-        )
-
-
-# CloudFormation queue properties that map one-to-one onto SQS queue attributes.
-_QUEUE_ATTRIBUTES = (
-    "DelaySeconds",
-    "MaximumMessageSize",
-    "MessageRetentionPeriod",
-    "ReceiveMessageWaitTimeSeconds",
-    "VisibilityTimeout",
-    "FifoQueue",
-    "ContentBasedDeduplication",
-    "DeduplicationScope",
-    "FifoThroughputLimit",
-    "KmsMasterKeyId",
-    "KmsDataKeyReusePeriodSeconds",
-    "SqsManagedSseEnabled",
-    "RedrivePolicy",
-    "RedriveAllowPolicy",
-)
-
-
 def _create_sqs_queue(
-    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
+    client_for: ClientFor, name: str, properties: Mapping[str, Any]
 ) -> LocalResource:
     sqs = client_for("sqs")
-    properties = resolver.resolve(_properties(resource))
-    attributes = {key: as_string(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties}
-    if _truthy(properties.get("FifoQueue")):
-        name += ".fifo"  # SQS requires the suffix on FIFO queue names
+    # The CloudFormation properties the template sets are SQS queue attributes, one to one.
+    attributes = {key: as_string(value) for key, value in properties.items()}
     try:
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     except sqs.exceptions.QueueNameExists:
@@ -545,7 +297,7 @@ def _create_sqs_queue(
 
 
 def _create_event_bus(
-    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
+    client_for: ClientFor, name: str, properties: Mapping[str, Any]
 ) -> LocalResource:
     events = client_for("events")
     try:
@@ -555,119 +307,49 @@ def _create_event_bus(
     return _local_resource(name, arn, ref=name)
 
 
-# Target services moto's EventBridge delivers to itself. Lambda targets are left out: moto
-# raises on them at PutEvents time (failing the publisher's call); local_stack.event_sources
-# gives each function target a queue of its own and invokes the function from it.
-MOTO_DELIVERED_TARGET_SERVICES = ("sqs", "logs", "events")
-
-
-def target_service(arn: str) -> str:
-    """The service of a target ARN (``arn:aws:sqs:...`` -> ``sqs``)."""
-    parts = arn.split(":", 3)
-    return parts[2] if len(parts) > 2 else ""
-
-
 def _create_events_rule(
-    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
+    client_for: ClientFor, name: str, properties: Mapping[str, Any]
 ) -> LocalResource:
+    """A rule with queue targets: moto's EventBridge delivers to SQS itself."""
     events = client_for("events")
-    properties = resolver.resolve(_properties(resource))
-    rule_name = str(properties.get("Name") or name)
     bus = str(properties.get("EventBusName") or "default")
-    rule: dict[str, Any] = {"Name": rule_name, "EventBusName": bus}
-    for key in ("EventPattern", "ScheduleExpression"):
-        if key in properties:
-            value = properties[key]
-            rule[key] = value if isinstance(value, str) else json.dumps(value)
-    for key in ("State", "Description", "RoleArn"):
-        if key in properties:
-            rule[key] = as_string(properties[key])
-    arn = events.put_rule(**rule)["RuleArn"]  # PutRule creates or updates: idempotent
-    targets = [
-        dict(target)
-        for target in properties.get("Targets") or []
-        if target_service(str(target.get("Arn", ""))) in MOTO_DELIVERED_TARGET_SERVICES
-    ]
-    if targets:
-        events.put_targets(Rule=rule_name, EventBusName=bus, Targets=targets)
-    return _local_resource(rule_name, arn, ref=rule_name, EventBusName=bus)
-
-
-def _create_sns_topic(
-    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
-) -> LocalResource:
-    sns = client_for("sns")
-    properties = resolver.resolve(_properties(resource))
-    attributes = {
-        key: as_string(properties[key])
-        for key in ("FifoTopic", "ContentBasedDeduplication")
-        if key in properties
+    rule = {
+        "Name": name,
+        "EventBusName": bus,
+        "EventPattern": json.dumps(properties["EventPattern"]),
     }
-    if _truthy(properties.get("FifoTopic")):
-        name += ".fifo"
-    # CreateTopic is idempotent for an existing name with the same attributes.
-    arn = sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
-    return _local_resource(name, arn, ref=arn, TopicArn=arn, TopicName=name)
+    rule |= {
+        key: as_string(properties[key]) for key in ("State", "Description") if key in properties
+    }
+    arn = events.put_rule(**rule)["RuleArn"]  # PutRule creates or updates: idempotent
+    events.put_targets(Rule=name, EventBusName=bus, Targets=list(properties.get("Targets") or []))
+    return _local_resource(name, arn, ref=name, EventBusName=bus)
 
 
-def _create_s3_bucket(
-    client_for: ClientFor, name: str, resource: Mapping[str, Any], resolver: Resolver
-) -> LocalResource:
-    s3 = client_for("s3")
-    name = name.lower()  # bucket names must be lower-case
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=name)
-    return _local_resource(
-        name, f"arn:aws:s3:::{name}", ref=name, DomainName=f"{name}.s3.amazonaws.com"
-    )
-
-
-ResourceCreator = Callable[[ClientFor, str, Mapping[str, Any], Resolver], LocalResource]
+ResourceCreator = Callable[[ClientFor, str, Mapping[str, Any]], LocalResource]
 
 RESOURCE_KINDS: dict[str, ResourceCreator] = {
-    "AWS::DynamoDB::Table": _create_dynamodb_table,
-    "AWS::Serverless::SimpleTable": _create_dynamodb_table,
+    TABLE_TYPE: _create_dynamodb_table,
     "AWS::SQS::Queue": _create_sqs_queue,
     "AWS::Events::EventBus": _create_event_bus,
     "AWS::Events::Rule": _create_events_rule,
-    "AWS::SNS::Topic": _create_sns_topic,
-    "AWS::S3::Bucket": _create_s3_bucket,
 }
-"""Resource types the local stack creates in moto, with the function creating one."""
-
-
-def _client_factory(session_or_clients: Any) -> ClientFor:
-    """Accept a boto3 Session (or the boto3 module), or a mapping of service name to client."""
-    if isinstance(session_or_clients, Mapping):
-        return lambda service: session_or_clients[service]
-    if session_or_clients is None:
-        import boto3
-
-        session_or_clients = boto3.session.Session()
-    cache: dict[str, Any] = {}
-
-    def client_for(service: str) -> Any:
-        if service not in cache:
-            cache[service] = session_or_clients.client(service)
-        return cache[service]
-
-    return client_for
+"""Resource types the local stack creates in moto, with the function creating one from its
+resolved properties."""
 
 
 def _creation_order(template: Mapping[str, Any]) -> list[str]:
     """Managed resources ordered so that referenced ones (e.g. a dead-letter queue) come first."""
     managed = resources_of_type(template, *RESOURCE_KINDS)
     graph = {
-        logical_id: _referenced_ids(resource.get("Properties") or {}) & managed.keys()
+        logical_id: _referenced_ids(_properties(resource)) & managed.keys()
         for logical_id, resource in managed.items()
     }
     return list(graphlib.TopologicalSorter(graph).static_order())
 
 
 def create_resources(
-    session_or_clients: Any = None,
-    prefix: str = DEFAULT_PREFIX,
-    template: Mapping[str, Any] | None = None,
+    session: Any, prefix: str = DEFAULT_PREFIX, template: Mapping[str, Any] | None = None
 ) -> dict[str, LocalResource]:
     """Create every supported resource of the template (named ``f"{prefix}-{logical_id}"``).
 
@@ -675,20 +357,19 @@ def create_resources(
     looked up instead. Returns ``{logical_id: {"name", "arn", "ref", "attributes"}}``.
     """
     template = template if template is not None else load_template()
-    client_for = _client_factory(session_or_clients)
+    client_for: ClientFor = functools.cache(session.client)
     created: dict[str, LocalResource] = {}
     resolver = Resolver(template, created)
     resources = template.get("Resources") or {}
     for logical_id in _creation_order(template):
         resource = resources[logical_id]
-        creator = RESOURCE_KINDS[resource["Type"]]
-        created[logical_id] = creator(client_for, f"{prefix}-{logical_id}", resource, resolver)
+        create = RESOURCE_KINDS[resource["Type"]]
+        properties = resolver.resolve(_properties(resource))
+        created[logical_id] = create(client_for, f"{prefix}-{logical_id}", properties)
     return created
 
 
-# ---------------------------------------------------------------------------
 # Functions, their environment and their HTTP routes
-# ---------------------------------------------------------------------------
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 
@@ -709,50 +390,42 @@ class FunctionInfo:
         return REPO_ROOT / self.code_uri
 
 
-def _function_globals(template: Mapping[str, Any]) -> dict[str, Any]:
+def _global_function_properties(template: Mapping[str, Any]) -> dict[str, Any]:
     return dict(((template.get("Globals") or {}).get("Function")) or {})
 
 
-def _function_info(
-    template: Mapping[str, Any], logical_id: str, resource: Mapping[str, Any]
-) -> FunctionInfo | None:
-    properties = {**_function_globals(template), **_properties(resource)}
-    code_uri = properties.get("CodeUri")
-    if not isinstance(code_uri, str) or not properties.get("Handler"):
-        return None  # inline code, container images or S3 locations are not run locally
-    resolver = Resolver(template)
-    name = properties.get("FunctionName")
-    return FunctionInfo(
-        logical_id=logical_id,
-        function_dir=Path(code_uri).name,
-        handler=str(properties["Handler"]),
-        events=dict(properties.get("Events") or {}),
-        code_uri=code_uri,
-        function_name=resolver.resolve_string(name) if name else f"{STACK_NAME}-{logical_id}",
-        memory_size=int(resolver.resolve(properties.get("MemorySize", 128))),
-        timeout=int(resolver.resolve(properties.get("Timeout", 3))),
-    )
+def function_properties(template: Mapping[str, Any], logical_id: str) -> dict[str, Any]:
+    """A function's properties over the template's Globals.Function (unresolved)."""
+    resource = (template.get("Resources") or {})[logical_id]
+    return {**_global_function_properties(template), **_properties(resource)}
 
 
 def functions(template: Mapping[str, Any]) -> dict[str, FunctionInfo]:
-    """Every locally runnable function of the template, by logical id."""
-    found = {
-        logical_id: _function_info(template, logical_id, resource)
-        for logical_id, resource in resources_of_type(template, FUNCTION_TYPE).items()
-    }
-    return {logical_id: info for logical_id, info in found.items() if info is not None}
+    """Every function of the template, by logical id."""
+    resolver = Resolver(template)
+    found: dict[str, FunctionInfo] = {}
+    for logical_id in resources_of_type(template, FUNCTION_TYPE):
+        properties = function_properties(template, logical_id)
+        name = properties.get("FunctionName")
+        found[logical_id] = FunctionInfo(
+            logical_id=logical_id,
+            function_dir=Path(properties["CodeUri"]).name,
+            handler=str(properties["Handler"]),
+            events=dict(properties.get("Events") or {}),
+            code_uri=properties["CodeUri"],
+            function_name=resolver.resolve_string(name) if name else f"{STACK_NAME}-{logical_id}",
+            memory_size=int(resolver.resolve(properties.get("MemorySize", 128))),
+            timeout=int(resolver.resolve(properties.get("Timeout", 3))),
+        )
+    return found
 
 
 def find_function(template: Mapping[str, Any], name: str) -> FunctionInfo:
-    """A function by logical id (``JourneysFunction``) or folder name (``journeys``)."""
+    """A function by logical id (``JourneysFunction``) or folder (``journeys``), in any case."""
     candidates = functions(template)
-    for matches in (
-        lambda info: name in (info.logical_id, info.function_dir),
-        lambda info: name.lower() in (info.logical_id.lower(), info.function_dir.lower()),
-    ):
-        for info in candidates.values():
-            if matches(info):
-                return info
+    for info in candidates.values():
+        if name.lower() in (info.logical_id.lower(), info.function_dir.lower()):
+            return info
     known = ", ".join(f"{info.logical_id} ({info.function_dir})" for info in candidates.values())
     raise KeyError(f"no function {name!r} in the template; known: {known}")
 
@@ -765,10 +438,9 @@ def function_environment(
     template: Mapping[str, Any], logical_id: str, resources: Mapping[str, LocalResource]
 ) -> dict[str, str]:
     """The function's environment variables (Globals first), resolved to local values."""
-    resource = (template.get("Resources") or {})[logical_id]
     variables = {
-        **_environment_variables(_function_globals(template)),
-        **_environment_variables(_properties(resource)),
+        **_environment_variables(_global_function_properties(template)),
+        **_environment_variables(_properties(template["Resources"][logical_id])),
     }
     resolved = Resolver(template, resources).resolve(variables)
     return {key: as_string(value) for key, value in resolved.items()}
@@ -777,12 +449,11 @@ def function_environment(
 @dataclass(frozen=True)
 class Route:
     method: str  # upper-case HTTP method, or ANY
-    path: str  # e.g. /api/v1/journeys/{name_or_id}; "$default" for the catch-all route
+    path: str  # e.g. /api/v1/journeys/{name_or_id}
     function_logical_id: str
     function_dir: str
-    route_key: str  # e.g. "GET /api/v1/journeys/{name_or_id}", or "$default"
+    route_key: str  # e.g. "GET /api/v1/journeys/{name_or_id}"
     auth: bool
-    authorization_scopes: tuple[str, ...] = ()
 
 
 def _api_auth(template: Mapping[str, Any], api_id: Any) -> dict[str, Any]:
@@ -802,21 +473,14 @@ def _route_for_event(
     authorizer = event_auth.get("Authorizer") or _api_auth(template, properties.get("ApiId")).get(
         "DefaultAuthorizer"
     )
-    path, method = properties.get("Path"), properties.get("Method")
-    if path is None and method is None:
-        method, path, route_key = "ANY", "$default", "$default"
-    else:
-        method = str(method or "ANY").upper()
-        method = "ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method
-        route_key = f"{method} {path}"
+    method, path = str(properties.get("Method") or "ANY").upper(), str(properties["Path"])
     return Route(
         method=method,
-        path=str(path),
+        path=path,
         function_logical_id=info.logical_id,
         function_dir=info.function_dir,
-        route_key=route_key,
+        route_key=f"{method} {path}",
         auth=bool(authorizer) and authorizer != "NONE",
-        authorization_scopes=tuple(event_auth.get("AuthorizationScopes") or ()),
     )
 
 
@@ -845,14 +509,9 @@ def jwt_settings(template: Mapping[str, Any]) -> JwtSettings:
             configuration = authorizer.get("JwtConfiguration")
             if configuration:
                 audience = resolver.resolve(configuration.get("audience") or [])
+                issuer = configuration.get("issuer")
                 return JwtSettings(
-                    issuer=resolver.resolve_string(configuration["issuer"])
-                    if "issuer" in configuration
-                    else None,
+                    issuer=resolver.resolve_string(issuer) if issuer else None,
                     audiences=tuple(audience if isinstance(audience, list) else [audience]),
                 )
-    parameters = template.get("Parameters") or {}
-    return JwtSettings(
-        issuer=resolver.parameter("JwtIssuer") if "JwtIssuer" in parameters else None,
-        audiences=(resolver.parameter("JwtAudience"),) if "JwtAudience" in parameters else (),
-    )
+    return JwtSettings(issuer=None, audiences=())

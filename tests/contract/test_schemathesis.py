@@ -2,14 +2,16 @@
 gateway (route matching, the JWT authorizer, payload format 2.0) into the handlers on moto:
 no answer is a 5xx and every answer matches the document (status, content type, body, headers).
 
-In-process: the gateway is a WSGI application (tests/support/gateway.py), so no server or
-socket is involved and a run is deterministic (``derandomize``). The organization is seeded
-first (built-in journeys, a patient enrolled, one stuck past a stale rule, the rule playbook,
-an execution); generated path parameters (and, for two operations, bodies) are swapped for
-those objects part of the time, so cases reach real objects, not only 404s. Then explicit
-cases: every sample request of events/, and bodies built to break a parser or a store
-(not UTF-8, 64/65/1000 levels deep, 1e400, 10**30, empty, 300 KiB) on every operation with a
-body. Last, every AWS call the functions made is held against their IAM policies.
+In-process: the gateway is a WSGI application (local_stack.gateway.GatewayApp), so no server or
+socket is involved and a run is deterministic (``derandomize``; Hypothesis also draws from
+the project's own literals, so an edit anywhere may change the cases). The organization is
+seeded first (built-in journeys, a patient enrolled, one stuck past a stale rule, the rule
+playbook, an execution); the path parameters of valid cases (and, for two operations, their
+bodies) are swapped for those objects part of the time, so cases reach real objects, not only
+404s. Then explicit cases: every sample request of events/, and bodies built to break a
+parser or a store (not UTF-8, 64/65/1000 levels deep, 1e400, 10**30, empty, 300 KiB) on
+every operation with a body. Last, every AWS call the functions made is held against their
+IAM policies.
 
 Checks: all of schemathesis' checks but two that cannot hold for a documented reason:
 - ``unsupported_method`` / ``allow_header_conformance``: API Gateway HTTP APIs answer an
@@ -48,12 +50,12 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from journeys_core.clock import utc_now
 from local_stack import lambdas
-from local_stack.gateway import Gateway
+from local_stack.gateway import Gateway, GatewayApp
 from local_stack.template import http_routes, load_template
 from local_stack.tokens import make_token
 from tests.conftest import RESOURCE_PREFIX
 from tests.support.events import EVENTS_DIR, load_sample
-from tests.support.gateway import GatewayApp, GatewayClient
+from tests.support.gateway import GatewayClient
 from tests.support.policies import CallRecorder, grants, recording_invoker
 from tests.support.stale_monitor import Clock
 
@@ -176,17 +178,6 @@ def _enroll_stuck(api: GatewayClient, monkeypatch: pytest.MonkeyPatch) -> None:
     clock.now = clock.origin
 
 
-@schema.hook
-def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> Any:
-    """Half the time (as Hypothesis draws), path parameters name a seeded object."""
-    known = {name: KNOWN[name] for name in path_parameters or {} if KNOWN.get(name)}
-    if not known:
-        return st.just(path_parameters)
-    seeded_ids = {name: st.sampled_from(ids) for name, ids in known.items()}
-    others = {name: st.just(value) for name, value in (path_parameters or {}).items()}
-    return st.one_of(st.just(path_parameters), st.fixed_dictionaries({**others, **seeded_ids}))
-
-
 RETREAT_STAGES = ["SCREENING_PENDING", "SCREENING_COMPLETED", "BLOCKED_HIGH_RISK", "CANCELLED"]
 
 
@@ -217,11 +208,24 @@ CASE_FIXES = {
 }
 
 
+def _seeded_path(case: Any) -> Any:
+    """Path parameters naming a seeded object (the others as generated), or None."""
+    path_parameters = case.path_parameters or {}
+    known = {name: st.sampled_from(KNOWN[name]) for name in path_parameters if KNOWN.get(name)}
+    if not known:
+        return None
+    others = {name: st.just(value) for name, value in path_parameters.items()}
+    return st.fixed_dictionaries({**others, **known}).map(lambda path: {"path_parameters": path})
+
+
 @schema.hook
 def flatmap_case(context: Any, case: Any) -> Any:
-    fix = CASE_FIXES.get(case.operation.label)
+    """Valid cases, part of the time (as Hypothesis draws), name seeded objects in their path
+    and get their operation's fix. Invalid ones stay as generated: a seeded id swapped into a
+    path the case made invalid would leave it invalid only where the API is lenient (an
+    unknown query parameter), and its 200 would read as invalid data accepted."""
     positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
-    if fix is None or not positive or not isinstance(case.body, dict):
+    if not positive:
         return st.just(case)
 
     def fixed(parts: dict[str, Any]) -> Any:
@@ -229,7 +233,14 @@ def flatmap_case(context: Any, case: Any) -> Any:
             setattr(case, name, value)
         return case
 
-    return st.one_of(st.just(case), fix(case).map(fixed))
+    options = [st.just(case)]
+    seeded_path = _seeded_path(case)
+    if seeded_path is not None:
+        options.append(seeded_path.map(fixed))
+    fix = CASE_FIXES.get(case.operation.label)
+    if fix is not None and isinstance(case.body, dict):
+        options.append(fix(case).map(fixed))
+    return st.one_of(*options)
 
 
 @schema.hook

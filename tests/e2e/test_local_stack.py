@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from pathlib import Path
 
@@ -49,6 +50,25 @@ def test_unknown_routes_are_404(local_stack: LocalStack, method: str, path: str)
 
     assert response.status == 404
     assert response.json() == {"message": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("TRACE", JOURNEYS), ("CONNECT", "example.com:443"), ("BREW", "/coffee")],
+)
+def test_unknown_methods_are_404_like_api_gateway(
+    local_stack: LocalStack, method: str, target: str
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", local_stack.port, timeout=30)
+    try:
+        connection.request(method, target, headers={"Authorization": f"Bearer {make_token()}"})
+        response = connection.getresponse()
+        status, body = response.status, response.read()
+    finally:
+        connection.close()
+
+    assert status == 404  # never 501: HTTP APIs answer any method they have no route for
+    assert json.loads(body) == {"message": "Not Found"}
 
 
 def test_an_authorized_request_reaches_the_handler(local_stack: LocalStack) -> None:

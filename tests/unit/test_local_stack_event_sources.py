@@ -1,11 +1,11 @@
 """The events the local stack hands functions have Lambda's shapes; event sources are read
-from the template; schedule expressions fire when AWS would fire them."""
+from the template; rate schedules fire when AWS would fire them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -15,24 +15,21 @@ from moto import mock_aws
 from local_stack.event_sources import (
     AsyncInvokeConfig,
     EventSourcePlan,
-    EventSources,
-    UnknownSchedule,
     discover,
-    schedules_enabled,
+    next_run,
+    parse_rate,
 )
 from local_stack.lambda_events import (
     InvalidBatchResponse,
-    ScheduleExpression,
     async_invocation_record,
     batch_item_failures,
     dynamodb_stream_record,
     eventbridge_event,
-    input_path,
     scheduled_event,
     sqs_record,
     stream_failure_record,
-    target_input,
 )
+from local_stack.pollers import EventSources, UnknownSchedule, schedules_enabled
 from local_stack.template import create_resources, functions, load_template, parse_template
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
@@ -255,48 +252,11 @@ def test_the_eventbridge_event_has_awss_keys_in_awss_order() -> None:
     assert list(event)[:5] == ["version", "id", "detail-type", "source", "account"]
 
 
-def test_target_input_and_input_path() -> None:
-    event = {"detail": {"a": {"b": 2}}, "source": "s"}
-
-    assert target_input(event, {}) is event
-    assert target_input(event, {"Input": '{"constant": true}'}) == {"constant": True}
-    assert target_input(event, {"InputPath": "$.detail.a"}) == {"b": 2}
-    assert input_path(event, "$") is event
-    assert input_path(event, "$.missing.x") is None
-    with pytest.raises(ValueError):
-        input_path(event, "detail")
-
-
 # ---------------------------------------------------------------------------
 # Scheduled events and asynchronous invocation records
 # ---------------------------------------------------------------------------
 
 WHEN = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-
-
-def test_a_scheduled_rule_event() -> None:
-    arn = "arn:aws:events:us-east-1:123456789012:rule/r"
-
-    event = scheduled_event(
-        source="aws.events", resource_arn=arn, when=WHEN, account="123456789012", region="us-east-1"
-    )
-
-    assert event["detail-type"] == "Scheduled Event"
-    assert event["source"] == "aws.events"
-    assert event["time"] == "2026-11-21T10:00:00Z"
-    assert event["resources"] == [arn]
-    assert event["detail"] == {}
-    assert list(event) == [
-        "version",
-        "id",
-        "detail-type",
-        "source",
-        "account",
-        "time",
-        "region",
-        "resources",
-        "detail",
-    ]
 
 
 def test_scheduler_replaces_its_context_attributes_in_the_input() -> None:
@@ -307,15 +267,7 @@ def test_scheduler_replaces_its_context_attributes_in_the_input() -> None:
         '"detail":{"attempt":"<aws.scheduler.attempt-number>"}}'
     )
 
-    event = scheduled_event(
-        source="aws.scheduler",
-        resource_arn=arn,
-        when=WHEN,
-        account="123456789012",
-        region="us-east-1",
-        input_text=template_input,
-        execution_id="exec-1",
-    )
+    event = scheduled_event(template_input, resource_arn=arn, when=WHEN, execution_id="exec-1")
 
     assert event == {
         "id": "exec-1",
@@ -325,27 +277,13 @@ def test_scheduler_replaces_its_context_attributes_in_the_input() -> None:
     }
 
 
-def test_a_rule_passes_its_input_as_is() -> None:
-    event = scheduled_event(
-        source="aws.events",
-        resource_arn="arn",
-        when=WHEN,
-        account="1",
-        region="r",
-        input_text='{"time": "<aws.scheduler.scheduled-time>"}',
-    )
-
-    assert event == {"time": "<aws.scheduler.scheduled-time>"}
-
-
-def test_async_invocation_records() -> None:
+def test_the_async_on_failure_record() -> None:
     try:
         raise ValueError("boom")
     except ValueError as error:
         failed = async_invocation_record(
             {"e": 1}, function_arn="arn:fn", invoke_count=3, error=error, now=WHEN
         )
-    succeeded = async_invocation_record({"e": 1}, function_arn="arn:fn", invoke_count=1, result=5)
 
     assert failed["requestContext"]["condition"] == "RetriesExhausted"
     assert failed["requestContext"]["functionArn"] == "arn:fn:$LATEST"
@@ -353,13 +291,10 @@ def test_async_invocation_records() -> None:
     assert failed["responseContext"]["functionError"] == "Unhandled"
     assert failed["responsePayload"]["errorMessage"] == "boom"
     assert failed["timestamp"] == "2026-11-21T10:00:00.000Z"
-    assert succeeded["requestContext"]["condition"] == "Success"
-    assert "functionError" not in succeeded["responseContext"]
-    assert succeeded["responsePayload"] == 5
 
 
 # ---------------------------------------------------------------------------
-# Schedule expressions
+# Rate schedules
 # ---------------------------------------------------------------------------
 
 
@@ -368,50 +303,13 @@ def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dat
 
 
 def test_a_rate_counts_from_the_start() -> None:
-    expression = ScheduleExpression.parse("rate(1 hour)")
+    hourly = parse_rate("rate(1 hour)")
     started = _utc(2026, 1, 1, 10, 0)
 
-    assert expression.next_after(started, started) == _utc(2026, 1, 1, 11, 0)
-    assert expression.next_after(_utc(2026, 1, 1, 12, 30), started) == _utc(2026, 1, 1, 13, 0)
-    assert ScheduleExpression.parse("rate(5 minutes)").period is not None
-    assert ScheduleExpression.parse("rate(2 days)").next_after(started, started) == _utc(
-        2026, 1, 3, 10, 0
-    )
-
-
-@pytest.mark.parametrize(
-    ("expression", "after", "expected"),
-    [
-        # Weekdays at 10:00: a Saturday's next is Monday (1 = SUN ... 7 = SAT in AWS).
-        ("cron(0 10 ? * MON-FRI *)", _utc(2026, 11, 21, 10, 0), _utc(2026, 11, 23, 10, 0)),
-        ("cron(0 10 ? * 2-6 *)", _utc(2026, 11, 21, 10, 0), _utc(2026, 11, 23, 10, 0)),
-        ("cron(15 */6 * * ? *)", _utc(2026, 1, 1, 6, 15), _utc(2026, 1, 1, 12, 15)),
-        ("cron(0 0 1 JAN,JUL ? *)", _utc(2026, 2, 1, 0, 0), _utc(2026, 7, 1, 0, 0)),
-        ("cron(0/30 9-10 * * ? 2027)", _utc(2026, 5, 5, 0, 0), _utc(2027, 1, 1, 9, 0)),
-        ("cron(0 12 ? * SUN *)", _utc(2026, 11, 21, 0, 0), _utc(2026, 11, 22, 12, 0)),
-        ("cron(0 0 29 2 ? *)", _utc(2026, 3, 1, 0, 0), _utc(2028, 2, 29, 0, 0)),
-    ],
-)
-def test_cron_next_run(expression: str, after: datetime, expected: datetime) -> None:
-    assert ScheduleExpression.parse(expression).next_after(after, after) == expected
-
-
-def test_cron_in_a_time_zone() -> None:
-    expression = ScheduleExpression.parse("cron(0 9 * * ? *)", "Europe/Madrid")
-
-    # 09:00 in Madrid is 08:00 UTC in winter.
-    assert expression.next_after(_utc(2026, 1, 10, 0, 0), _utc(2026, 1, 10, 0, 0)) == _utc(
-        2026, 1, 10, 8, 0
-    )
-
-
-def test_a_one_time_schedule() -> None:
-    expression = ScheduleExpression.parse("at(2026-11-21T10:00:00)")
-
-    assert expression.next_after(_utc(2026, 11, 21, 9, 0), _utc(2026, 1, 1)) == _utc(
-        2026, 11, 21, 10, 0
-    )
-    assert expression.next_after(_utc(2026, 11, 21, 10, 0), _utc(2026, 1, 1)) is None
+    assert next_run(hourly, started, started) == _utc(2026, 1, 1, 11, 0)
+    assert next_run(hourly, _utc(2026, 1, 1, 12, 30), started) == _utc(2026, 1, 1, 13, 0)
+    assert parse_rate("rate(5 minutes)") == timedelta(minutes=5)
+    assert next_run(parse_rate("rate(2 days)"), started, started) == _utc(2026, 1, 3, 10, 0)
 
 
 @pytest.mark.parametrize(
@@ -419,17 +317,14 @@ def test_a_one_time_schedule() -> None:
     [
         "rate(0 minutes)",
         "rate(1 week)",
-        "cron(0 10 * * *)",  # five fields: the Unix form
-        "cron(0 10 * * MON *)",  # neither day field is '?'
-        "cron(0 10 L * ? *)",  # last day of the month: not run locally
-        "cron(0 10 ? * 6#3 *)",
-        "cron(61 10 * * ? *)",
+        "cron(0 10 * * ? *)",  # the template's schedules are rates: cron is not run locally
+        "at(2026-11-21T10:00:00)",
         "every hour",
     ],
 )
 def test_expressions_that_do_not_run_locally(expression: str) -> None:
     with pytest.raises(ValueError):
-        ScheduleExpression.parse(expression)
+        parse_rate(expression)
 
 
 @pytest.mark.parametrize(
@@ -475,13 +370,6 @@ Resources:
       EventPattern: {detail-type: [A]}
       Targets:
         - {Id: ToQueue, Arn: !GetAtt Queue.Arn}
-        - {Id: ToWorker, Arn: !GetAtt Worker.Arn, InputPath: $.detail}
-  Nightly:
-    Type: AWS::Events::Rule
-    Properties:
-      ScheduleExpression: cron(0 2 * * ? *)
-      Targets:
-        - {Id: Run, Arn: !GetAtt Worker.Arn}
   Worker:
     Type: AWS::Serverless::Function
     Properties:
@@ -512,18 +400,14 @@ Resources:
           Properties:
             EventBusName: !Ref Bus
             Pattern: {detail-type: [B]}
-        OnC:
-          Type: CloudWatchEvent
-          Properties:
-            Pattern: {source: [c]}
         Hourly:
           Type: ScheduleV2
           Properties:
             ScheduleExpression: rate(1 hour)
             Input: '{"t": "<aws.scheduler.scheduled-time>"}'
         Daily:
-          Type: Schedule
-          Properties: {Schedule: rate(1 day), Enabled: false}
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(1 day), Input: "{}"}
         Uploads:
           Type: S3
           Properties: {Bucket: b, Events: s3:ObjectCreated:*}
@@ -557,44 +441,20 @@ def test_discovery_reads_every_kind_of_source(
     [queue] = plan.queues
     assert (queue.queue_arn, queue.batch_size) == (resources["Queue"]["arn"], 3)
     assert not queue.report_batch_item_failures
-    rules = {rule.id: rule for rule in plan.rules}
-    assert set(rules) == {"Worker.OnB", "Worker.OnC", "Listener.ToWorker"}
-    assert (rules["Worker.OnC"].kind, rules["Worker.OnC"].bus_name) == (
-        "CloudWatchEvent",
-        "default",
-    )
-    assert rules["Worker.OnC"].source.endswith(":rule/local-WorkerOnC")
-    assert rules["Worker.OnB"].bus_name == resources["Bus"]["name"]
-    assert json.loads(rules["Worker.OnB"].pattern or "") == {"detail-type": ["B"]}
-    assert rules["Worker.OnB"].creates_rule
-    assert rules["Listener.ToWorker"].input_path == "$.detail"
-    assert not rules["Listener.ToWorker"].creates_rule  # created with the template's resources
+    [rule] = plan.rules
+    assert rule.id == "Worker.OnB"
+    assert rule.bus_name == resources["Bus"]["name"]
+    assert rule.source.endswith(f":rule/{resources['Bus']['name']}/local-WorkerOnB")
+    assert json.loads(rule.pattern) == {"detail-type": ["B"]}
     schedules = {schedule.id: schedule for schedule in plan.schedules}
-    assert set(schedules) == {"Worker.Hourly", "Worker.Daily", "Nightly.Run"}
-    assert schedules["Worker.Hourly"].event_source == "aws.scheduler"
+    assert set(schedules) == {"Worker.Hourly", "Worker.Daily"}
+    assert schedules["Worker.Hourly"].rate == timedelta(hours=1)
     assert schedules["Worker.Hourly"].arn.startswith("arn:aws:scheduler:")
-    assert schedules["Worker.Daily"].enabled is False
-    assert schedules["Nightly.Run"].expression == "cron(0 2 * * ? *)"
     assert plan.async_configs["Worker"] == AsyncInvokeConfig(
         maximum_retry_attempts=1, on_failure=resources["DeadLetters"]["arn"]
     )
     assert any("Worker.Uploads" in warning and "S3" in warning for warning in plan.warnings)
     assert not any("Worker.Get" in warning for warning in plan.warnings)
-
-
-def test_explicit_rules_get_moto_deliverable_targets_only(
-    template_and_resources: tuple[dict[str, Any], dict[str, Any]],
-) -> None:
-    _, resources = template_and_resources
-    events = boto3.client("events")
-
-    targets = events.list_targets_by_rule(
-        Rule=resources["Listener"]["name"], EventBusName=resources["Bus"]["name"]
-    )
-
-    # The function target is left to the event pollers: moto would fail PutEvents on it.
-    assert [target["Id"] for target in targets["Targets"]] == ["ToQueue"]
-    assert resources["Listener"]["arn"].startswith("arn:aws:events:")
 
 
 def test_schedules_are_found_by_any_of_their_names(
@@ -606,9 +466,8 @@ def test_schedules_are_found_by_any_of_their_names(
     assert sources.find_schedule("Worker.Hourly").id == "Worker.Hourly"
     assert sources.find_schedule("Hourly").id == "Worker.Hourly"
     assert sources.find_schedule("WorkerHourly").id == "Worker.Hourly"
-    assert sources.find_schedule("Nightly").id == "Nightly.Run"
     with pytest.raises(UnknownSchedule, match="several"):
-        sources.find_schedule("Worker")  # it has three
+        sources.find_schedule("Worker")  # it has two
     with pytest.raises(UnknownSchedule, match="no schedule"):
         sources.find_schedule("Weekly")
 

@@ -141,8 +141,6 @@ Resources:
   Bus:
     Type: AWS::Events::EventBus
     Properties: {Name: !Sub "bus-${Stage}"}
-  Alerts:
-    Type: AWS::SNS::Topic
   Worker:
     Type: AWS::Serverless::Function
     Properties:
@@ -155,7 +153,6 @@ Resources:
           QUEUE_URL: !Ref WorkQueue
           QUEUE_ARN: !GetAtt WorkQueue.Arn
           BUS_NAME: !Ref Bus
-          TOPIC_ARN: !Ref Alerts
           REGIONAL: !Sub "${AWS::Region}/${AWS::AccountId}/${Stage}/${Things.Arn}"
 """
 )
@@ -176,7 +173,7 @@ def test_create_resources_creates_every_supported_resource(
 ) -> None:
     created = create_resources(aws_session, "t", RESOURCES_TEMPLATE)
 
-    assert set(created) == {"Things", "WorkQueue", "WorkDeadLetters", "Bus", "Alerts"}
+    assert set(created) == {"Things", "WorkQueue", "WorkDeadLetters", "Bus"}
     dynamodb = aws_session.client("dynamodb")
     table = dynamodb.describe_table(TableName="t-Things")["Table"]
     assert table["TableArn"] == created["Things"]["arn"]
@@ -192,7 +189,6 @@ def test_create_resources_creates_every_supported_resource(
     assert created["WorkDeadLetters"]["arn"] in attributes["RedrivePolicy"]
 
     assert created["Bus"]["name"] == "t-Bus"
-    assert created["Alerts"]["ref"] == created["Alerts"]["arn"]
 
 
 def test_create_resources_is_idempotent(aws_session: boto3.session.Session) -> None:
@@ -227,7 +223,6 @@ def test_function_environment_resolves_to_local_resources(
     assert environment["QUEUE_URL"].endswith("/t-WorkQueue")
     assert environment["QUEUE_ARN"] == created["WorkQueue"]["arn"]
     assert environment["BUS_NAME"] == "t-Bus"
-    assert environment["TOPIC_ARN"] == created["Alerts"]["arn"]
     assert environment["REGIONAL"] == f"us-east-1/123456789012/test/{created['Things']['arn']}"
 
 
@@ -279,22 +274,12 @@ def test_resolver_intrinsics() -> None:
         """
 Parameters:
   Stage: {Type: String, Default: prod}
-Conditions:
-  IsProd: !Equals [!Ref Stage, prod]
-Mappings:
-  Sizes: {prod: {memory: 1024}}
 """
     )
     resolver = Resolver(template)
 
-    assert resolver.resolve({"Fn::If": ["IsProd", "big", "small"]}) == "big"
-    assert resolver.resolve({"Fn::FindInMap": ["Sizes", {"Ref": "Stage"}, "memory"]}) == 1024
-    assert resolver.resolve({"Fn::Join": ["-", ["a", {"Ref": "Stage"}]]}) == "a-prod"
     assert resolver.resolve({"Fn::Select": [1, {"Fn::Split": [",", "x,y,z"]}]}) == "y"
     assert resolver.resolve({"Fn::Sub": "${!Literal}-${Stage}"}) == "${Literal}-prod"
-    assert resolver.resolve({"Fn::Not": [{"Condition": "IsProd"}]}) is False
-    assert resolver.resolve({"Fn::Base64": "hi"}) == "aGk="
-    assert resolver.resolve({"a": {"Ref": "AWS::NoValue"}, "b": 1}) == {"b": 1}
 
 
 # -- functions and routes ----------------------------------------------------------------
@@ -350,28 +335,3 @@ Resources:
     auth_by_key = {route.route_key: route.auth for route in http_routes(template)}
 
     assert auth_by_key == {"GET /open": False, "GET /closed": True}
-
-
-def test_resources_whose_condition_is_false_are_left_out() -> None:
-    template = parse_template(
-        """
-Parameters:
-  Stage: {Type: String, Default: dev}
-Conditions:
-  IsProd: !Equals [!Ref Stage, prod]
-Resources:
-  Always:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
-      KeySchema: [{AttributeName: pk, KeyType: HASH}]
-  ProdOnly:
-    Type: AWS::DynamoDB::Table
-    Condition: IsProd
-    Properties:
-      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
-      KeySchema: [{AttributeName: pk, KeyType: HASH}]
-"""
-    )
-
-    assert set(dynamodb_table_definitions(template)) == {"Always"}
