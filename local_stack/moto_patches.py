@@ -1,0 +1,417 @@
+"""Make moto behave like AWS where the service and the local stack rely on it: the one place
+where moto is patched, applied alike by the tests, the local stack and the benchmarks.
+
+DynamoDB requests are isolated: DynamoDB applies a conditional write or a transaction as one
+step, moto checks and writes in several, which threads (the local stack's server, the tests'
+racers) interleave, so two conditional writes could both pass their checks. Every DynamoDB
+request holds one lock while moto answers it.
+
+Transactions are all-or-nothing at the cost of the items they touch: moto backs up every
+table a transaction touches with ``copy.deepcopy`` and restores the whole table when one is
+cancelled. We back up the touched items (and the stream's length) instead, and put exactly
+those back.
+
+Queries read one partition: moto walks every item of the table for every Query page. A base
+table query now reads its partition directly; a GSI query reads the items of its index
+partition from a map (index partition key -> primary keys) kept by every write path moto has
+(put, update, delete, batch, transactions, PartiQL; a table dropped or restored gets new maps).
+Everything after the choice of candidates is moto's own code (key conditions, order,
+``Limit``, ``ExclusiveStartKey``, filters, projections, counts), so the answers are moto's.
+
+EventBridge: moto hands an SQS target the event without its ``account`` (and in another key
+order than AWS), and delivers to the targets of disabled rules too. We give targets the event
+AWS gives them, and only from enabled rules.
+
+DynamoDB Streams: moto keeps every shard iterator it ever handed out, and the local stack's
+stream pollers ask for a new one several times a second: iterators now expire 15 minutes
+after they were issued, as in DynamoDB Streams, so a long ``make run`` does not grow forever.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_applied = False
+_originals: list[tuple[Any, str, Any]] = []  # (owner, attribute, moto's own value)
+_apply_lock = threading.Lock()
+# Held by every DynamoDB request, and by every change to the partition maps (benchmarks write
+# straight into the backend). Reentrant: a transaction calls moto's own put/update/delete.
+DYNAMODB_LOCK = threading.RLock()
+_query_scope = threading.local()
+_MAPS_ATTRIBUTE = "_partition_maps"
+
+# The event EventBridge delivers to a target without an input transformer, keys in AWS's order.
+AWS_EVENT_TEMPLATE = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+    '"detail": <detail>}'
+)
+SHARD_ITERATOR_LIFETIME_SECONDS = 15 * 60
+
+Key = tuple[Any, Any]  # (hash key, range key or None) as moto's DynamoType values
+
+
+def apply() -> None:
+    global _applied
+    with _apply_lock:
+        if _applied:
+            return
+        _isolate_dynamodb_requests()
+        _roll_back_touched_items_only()
+        _query_one_partition()
+        _deliver_events_as_aws_does()
+        _expire_shard_iterators()
+        _applied = True
+
+
+def _patch(owner: Any, name: str, replacement: Any) -> None:
+    _originals.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, replacement)
+
+
+@contextmanager
+def released_moto() -> Iterator[None]:
+    """moto as released, without these patches, for a while: the reference the differential
+    tests hold the patched moto to. Single-threaded use only."""
+    patched = [(owner, name, getattr(owner, name)) for owner, name, _ in _originals]
+    for owner, name, original in reversed(_originals):
+        setattr(owner, name, original)
+    try:
+        yield
+    finally:
+        for owner, name, replacement in patched:
+            setattr(owner, name, replacement)
+
+
+def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return original(*args, **kwargs)
+
+    return call
+
+
+def _isolate_dynamodb_requests() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    _patch(DynamoHandler, "call_action", _locked(DynamoHandler.call_action))
+
+
+# -- transactions ----------------------------------------------------------------------------
+
+
+def _roll_back_touched_items_only() -> None:
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        # transact_write_items "backs up" a table by deep-copying it and restores by putting
+        # the copy back: hand it the table itself, and that restore changes nothing. The
+        # touched items are restored by the wrapper below.
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+    _patch(models, "copy", types.SimpleNamespace(**{**vars(copy), "deepcopy": deepcopy}))
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with DYNAMODB_LOCK:
+            backup = TouchedItems(self, transact_items)
+            try:
+                original(self, transact_items)
+            except BaseException:
+                backup.restore()
+                raise
+
+    _patch(models.DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+class TouchedItems:
+    """The items a transaction may write, as they were before it, and its tables' stream
+    lengths: what a cancelled transaction must leave behind."""
+
+    def __init__(self, backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        self.items: list[tuple[Any, Key, Any]] = []
+        self.streams: list[tuple[Any, list[Any], int]] = []
+        seen_tables: set[int] = set()
+        for entry in transact_items:
+            located = _addressed_item(backend, entry)
+            if located is None:
+                continue  # an operation moto cannot address fails before it writes
+            table, key = located
+            self.items.append((table, key, copy.deepcopy(_stored(table, key))))
+            shard = table.stream_shard
+            if shard is not None and id(table) not in seen_tables:
+                self.streams.append((shard, shard.items, len(shard.items)))
+            seen_tables.add(id(table))
+
+    def restore(self) -> None:
+        for table, key, item in reversed(self.items):
+            _put_back(table, key, item)
+            _reindex(table, key)
+        for shard, records, length in self.streams:
+            if shard.items is records:  # not handed to a Lambda mapping meanwhile
+                del records[length:]
+
+
+def _addressed_item(backend: Any, entry: dict[str, Any]) -> tuple[Any, Key] | None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        operation, request = next(iter(entry.items()))
+        table = backend.get_table(request["TableName"])
+        attributes = request["Item"] if operation == "Put" else request["Key"]
+        hash_key = DynamoType(attributes[table.hash_key_attr])
+        range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+    except Exception:
+        return None
+    return table, (hash_key, range_key)
+
+
+def _stored(table: Any, key: Key) -> Any:
+    """The item stored under ``key``, or None; unlike moto's get_item, this never adds an empty
+    partition to the table's defaultdict."""
+    hash_key, range_key = key
+    partition = table.items.get(hash_key)
+    if partition is None or range_key is None:
+        return partition if table.range_key_attr is None else None
+    return partition.get(range_key)
+
+
+def _put_back(table: Any, key: Key, item: Any) -> None:
+    hash_key, range_key = key
+    if table.range_key_attr is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+class PartitionMaps:
+    """Per global secondary index of one table: index partition key -> the primary keys of
+    its items (insertion-ordered, used as a set), and each item's partition key. Built from
+    the table's items the first time an index is queried, then kept by every write."""
+
+    def __init__(self, table: Any) -> None:
+        self.items = table.items  # the dict these maps describe
+        self.schemas = _index_hash_attributes(table)
+        self.members: dict[str, dict[tuple[Any, ...], dict[Key, None]]] = {
+            name: {} for name in self.schemas
+        }
+        self.partition_of: dict[str, dict[Key, tuple[Any, ...]]] = {
+            name: {} for name in self.schemas
+        }
+        for item in _every_item(table):
+            self.place((item.hash_key, item.range_key), item)
+
+    def describes(self, table: Any) -> bool:
+        return self.items is table.items and self.schemas == _index_hash_attributes(table)
+
+    def place(self, key: Key, item: Any) -> None:
+        for name, attributes in self.schemas.items():
+            new = _partition_key(item, attributes)
+            old = self.partition_of[name].get(key)
+            if old == new:
+                continue
+            if old is not None:
+                members = self.members[name][old]
+                members.pop(key, None)
+                if not members:
+                    del self.members[name][old]
+                del self.partition_of[name][key]
+            if new is not None:
+                self.members[name].setdefault(new, {})[key] = None
+                self.partition_of[name][key] = new
+
+    def keys_in(self, index_name: str, partition: tuple[Any, ...]) -> list[Key]:
+        return list(self.members[index_name].get(partition, ()))
+
+
+def _index_hash_attributes(table: Any) -> dict[str, tuple[str, ...]]:
+    return {
+        index.name: tuple(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+        for index in table.global_indexes or []
+    }
+
+
+def _partition_key(item: Any, attributes: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The item's partition in an index, None when it lacks a key attribute (sparse index)."""
+    if item is None:
+        return None
+    values = tuple(item.attrs.get(name) for name in attributes)
+    return None if any(value is None for value in values) else values
+
+
+def _every_item(table: Any) -> Iterable[Any]:
+    for partition in list(table.items.values()):
+        yield from (list(partition.values()) if table.range_key_attr else [partition])
+
+
+def _maps(table: Any) -> PartitionMaps:
+    maps = table.__dict__.get(_MAPS_ATTRIBUTE)
+    if maps is None or not maps.describes(table):
+        maps = PartitionMaps(table)
+        setattr(table, _MAPS_ATTRIBUTE, maps)
+    return maps
+
+
+def _reindex(table: Any, key: Key) -> None:
+    """After a write to ``key``: move it to its new index partitions. Maps that no longer
+    describe the table are left alone; the next query rebuilds them."""
+    with DYNAMODB_LOCK:
+        maps = table.__dict__.get(_MAPS_ATTRIBUTE)
+        if maps is not None and maps.describes(table):
+            maps.place(key, _stored(table, key))
+
+
+def _in_table_order(items: list[Any]) -> list[Any]:
+    """The order of moto's Table.all_items()."""
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
+    """The items a Query can return, in moto's order; None where moto's own walk over every
+    item must answer (filters on non-key attributes, local indexes, unknown index names)."""
+    if arguments.get("filter_kwargs"):
+        return None
+    index_name = arguments.get("index_name")
+    if not index_name:
+        hash_key = arguments.get("hash_key")
+        if hash_key is None:
+            return None
+        partition = table.items.get(hash_key)
+        if partition is None:
+            return []
+        return _in_table_order(list(partition.values()) if table.range_key_attr else [partition])
+    attributes = _index_hash_attributes(table).get(index_name)
+    conditions = dict(arguments.get("hash_key_conditions") or [])
+    if not attributes or set(conditions) != set(attributes):
+        return None
+    maps = _maps(table)
+    keys = maps.keys_in(index_name, tuple(conditions[name] for name in attributes))
+    return _in_table_order([item for key in keys if (item := _stored(table, key)) is not None])
+
+
+def _query_one_partition() -> None:
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    original_query = Table.query
+    signature = inspect.signature(original_query)
+    original_all_items = Table.all_items
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_LOCK:
+            candidates = _candidates(self, signature.bind(self, *args, **kwargs).arguments)
+            if candidates is None:
+                return original_query(self, *args, **kwargs)
+            _query_scope.candidates = (self, candidates)
+            try:
+                return original_query(self, *args, **kwargs)
+            finally:
+                _query_scope.candidates = None
+
+    def all_items(self: Any) -> Any:
+        # moto's query calls all_items() once, to pick its candidates: hand it the partition.
+        pending = getattr(_query_scope, "candidates", None)
+        if pending is not None and pending[0] is self:
+            _query_scope.candidates = None
+            return pending[1]
+        return original_all_items(self)
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_LOCK:
+            item = original_put_item(self, *args, **kwargs)
+            _reindex(self, (item.hash_key, item.range_key))
+            return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        with DYNAMODB_LOCK:
+            try:
+                return original_delete_item(self, hash_key, range_key)
+            finally:
+                _reindex(self, (hash_key, range_key))
+
+    def update_item(backend: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto updates the stored item in place: re-place it whatever the outcome.
+        with DYNAMODB_LOCK:
+            try:
+                return original_update_item(backend, table_name, key, *args, **kwargs)
+            finally:
+                located = _addressed_item(
+                    backend, {"Update": {"TableName": table_name, "Key": key}}
+                )
+                if located is not None:
+                    _reindex(*located)
+
+    original_put_item, original_delete_item = Table.put_item, Table.delete_item
+    original_update_item = models.DynamoDBBackend.update_item
+    _patch(Table, "query", query)
+    _patch(Table, "all_items", all_items)
+    _patch(Table, "put_item", put_item)
+    _patch(Table, "delete_item", delete_item)
+    _patch(models.DynamoDBBackend, "update_item", update_item)
+
+
+# -- EventBridge and Streams -----------------------------------------------------------------
+
+
+def _deliver_events_as_aws_does() -> None:
+    from moto.events import models, utils
+
+    # The default paths map already extracts "$.account"; only the template left it out.
+    _patch(utils.EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", AWS_EVENT_TEMPLATE)
+    original = models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if getattr(self, "state", "ENABLED") != "ENABLED":
+            return  # a disabled rule matches nothing in EventBridge
+        original(self, original_event, transform_input)
+
+    _patch(models.Rule, "send_to_targets", send_to_targets)
+
+
+def _expire_shard_iterators() -> None:
+    from moto.dynamodbstreams import models
+
+    original_init = models.ShardIterator.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.issued_at = time.monotonic()
+
+    _patch(models.ShardIterator, "__init__", __init__)
+
+    for name in ("get_shard_iterator", "get_records"):
+        original = getattr(models.DynamoDBStreamsBackend, name)
+
+        def pruning(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            _drop_expired_iterators(self.shard_iterators)
+            return _original(self, *args, **kwargs)
+
+        _patch(models.DynamoDBStreamsBackend, name, pruning)
+
+
+def _drop_expired_iterators(iterators: dict[str, Any]) -> None:
+    """Iterators are kept in the order they were issued: drop from the oldest while expired."""
+    cutoff = time.monotonic() - SHARD_ITERATOR_LIFETIME_SECONDS
+    while iterators:
+        arn, oldest = next(iter(iterators.items()))
+        if getattr(oldest, "issued_at", cutoff - 1) >= cutoff:
+            return
+        iterators.pop(arn, None)
