@@ -66,6 +66,8 @@ def apply() -> None:
         _isolate_dynamodb_requests()
         _roll_back_touched_items_only()
         _query_one_partition()
+        _serialize_attribute_values_directly()
+        _list_moto_modules_once()
         _deliver_events_as_aws_does()
         _expire_shard_iterators()
         _applied = True
@@ -366,6 +368,70 @@ def _query_one_partition() -> None:
     _patch(Table, "put_item", put_item)
     _patch(Table, "delete_item", delete_item)
     _patch(models.DynamoDBBackend, "update_item", update_item)
+
+
+# -- moto's server and serializer ----------------------------------------------------------
+
+_SCALAR_TYPES = {"S", "N"}
+_SET_TYPES = {"SS", "NS"}
+_FLAG_TYPES = {"NULL", "BOOL"}
+_DYNAMODB_SERVICES = {"dynamodb", "dynamodbstreams"}
+
+
+def _wire_form(value: Any) -> Any:
+    """An AttributeValue (as moto's items give it: ``{"S": "x"}``, ``{"M": {...}}``) exactly as
+    moto's serializer would write it, or None where that serializer must decide (binary
+    values, anything unexpected)."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    kind, inner = next(iter(value.items()))
+    if kind in _SCALAR_TYPES and type(inner) is str:
+        return {kind: inner}
+    if kind in _FLAG_TYPES and type(inner) is bool:
+        return {kind: inner}
+    if kind in _SET_TYPES and type(inner) is list and all(type(v) is str for v in inner):
+        return {kind: list(inner)} if inner else None
+    if kind == "L" and type(inner) is list:
+        members = [_wire_form(v) for v in inner]
+        return None if any(m is None for m in members) else {kind: members}
+    if kind == "M" and type(inner) is dict:
+        entries = {k: _wire_form(v) for k, v in inner.items()}
+        return None if any(e is None for e in entries.values()) else {kind: entries}
+    return None
+
+
+def _serialize_attribute_values_directly() -> None:
+    """moto's response serializer walks the API model for every attribute of every item it
+    returns (about a millisecond per item): an AttributeValue already in wire form is
+    written as it is."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    original = BaseJSONSerializer._serialize_type_structure
+
+    def _serialize_type_structure(
+        self: Any, serialized: Any, value: Any, shape: Any, key: str
+    ) -> None:
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and self.service_model.service_name in _DYNAMODB_SERVICES
+        ):
+            wire = _wire_form(value)
+            if wire is not None:
+                self._default_serialize(serialized, wire, shape, key)
+                return
+        original(self, serialized, value, shape, key)
+
+    _patch(BaseJSONSerializer, "_serialize_type_structure", _serialize_type_structure)
+
+
+def _list_moto_modules_once() -> None:
+    """moto's server lists its package directory (a stat per service) on every request to
+    find the backend: the list cannot change while it runs."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    _patch(backends, "list_of_moto_modules", lambda: iter(modules))
 
 
 # -- EventBridge and Streams -----------------------------------------------------------------
