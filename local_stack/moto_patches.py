@@ -29,6 +29,7 @@ after they were issued, as in DynamoDB Streams, so a long ``make run`` does not 
 
 from __future__ import annotations
 
+import bisect
 import copy
 import inspect
 import threading
@@ -46,6 +47,9 @@ _apply_lock = threading.Lock()
 DYNAMODB_LOCK = threading.RLock()
 _query_scope = threading.local()
 _MAPS_ATTRIBUTE = "_partition_maps"
+# Items handed to moto's query at first when no Limit says how many a page needs (more than
+# a 1 MB page of our items holds); a window that proves too short is grown and re-read.
+FIRST_WINDOW = 4096
 
 # The event EventBridge delivers to a target without an input transformer, keys in AWS's order.
 AWS_EVENT_TEMPLATE = (
@@ -205,58 +209,84 @@ def _put_back(table: Any, key: Key, item: Any) -> None:
 
 
 class PartitionMaps:
-    """Per global secondary index of one table: index partition key -> the primary keys of
-    its items (insertion-ordered, used as a set), and each item's partition key. Built from
-    the table's items the first time an index is queried, then kept by every write."""
+    """Per global secondary index of one table: index partition key -> its items' primary
+    keys in the order moto sorts a query's items (the index's sort attributes), and where
+    each item stands. Built from the table's items the first time an index is queried, then
+    kept by every write."""
 
     def __init__(self, table: Any) -> None:
         self.items = table.items  # the dict these maps describe
-        self.schemas = _index_hash_attributes(table)
-        self.members: dict[str, dict[tuple[Any, ...], dict[Key, None]]] = {
+        self.schemas = _index_schemas(table)
+        self.members: dict[str, dict[tuple[Any, ...], list[tuple[tuple[Any, ...], Key]]]] = {
             name: {} for name in self.schemas
         }
-        self.partition_of: dict[str, dict[Key, tuple[Any, ...]]] = {
+        self.position: dict[str, dict[Key, tuple[tuple[Any, ...], tuple[Any, ...]]]] = {
             name: {} for name in self.schemas
         }
         for item in _every_item(table):
             self.place((item.hash_key, item.range_key), item)
 
     def describes(self, table: Any) -> bool:
-        return self.items is table.items and self.schemas == _index_hash_attributes(table)
+        return self.items is table.items and self.schemas == _index_schemas(table)
 
     def place(self, key: Key, item: Any) -> None:
-        for name, attributes in self.schemas.items():
-            new = _partition_key(item, attributes)
-            old = self.partition_of[name].get(key)
+        for name, (partition_attributes, sort_attributes) in self.schemas.items():
+            new = _index_position(item, partition_attributes, sort_attributes)
+            old = self.position[name].get(key)
             if old == new:
                 continue
             if old is not None:
-                members = self.members[name][old]
-                members.pop(key, None)
-                if not members:
-                    del self.members[name][old]
-                del self.partition_of[name][key]
+                entries = self.members[name][old[0]]
+                del entries[bisect.bisect_left(entries, old[1], key=_sort_key)]
+                if not entries:
+                    del self.members[name][old[0]]
+                del self.position[name][key]
             if new is not None:
-                self.members[name].setdefault(new, {})[key] = None
-                self.partition_of[name][key] = new
+                entries = self.members[name].setdefault(new[0], [])
+                bisect.insort(entries, (new[1], key), key=_sort_key)
+                self.position[name][key] = new
 
-    def keys_in(self, index_name: str, partition: tuple[Any, ...]) -> list[Key]:
-        return list(self.members[index_name].get(partition, ()))
-
-
-def _index_hash_attributes(table: Any) -> dict[str, tuple[str, ...]]:
-    return {
-        index.name: tuple(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
-        for index in table.global_indexes or []
-    }
+    def entries(self, index_name: str, partition: tuple[Any, ...]) -> list[Any]:
+        return self.members[index_name].get(partition, [])
 
 
-def _partition_key(item: Any, attributes: tuple[str, ...]) -> tuple[Any, ...] | None:
-    """The item's partition in an index, None when it lacks a key attribute (sparse index)."""
+def _sort_key(entry: tuple[tuple[Any, ...], Key]) -> tuple[Any, ...]:
+    return entry[0]
+
+
+def _index_schemas(table: Any) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per GSI: its partition attributes, and the attributes moto's Table.query sorts its
+    items by (the index's keys, then the table's), built as that query builds them."""
+    schemas = {}
+    for index in table.global_indexes or []:
+        hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        ranges: list[str | None] = [
+            k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"
+        ]
+        if not ranges:
+            ranges = [table.range_key_attr or table.hash_key_attr]
+        order = table._generate_attr_to_sort_by(
+            [*hashes, table.hash_key_attr], [*ranges, table.range_key_attr]
+        )
+        schemas[index.name] = (tuple(hashes), tuple(order))
+    return schemas
+
+
+def _index_position(
+    item: Any, partition_attributes: tuple[str, ...], sort_attributes: tuple[str, ...]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """The item's partition and sort key in an index (copies: moto updates items in place),
+    or None when it lacks a key attribute (sparse index), as moto's query skips it then."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
     if item is None:
         return None
-    values = tuple(item.attrs.get(name) for name in attributes)
-    return None if any(value is None for value in values) else values
+    names = (*partition_attributes, *sort_attributes)
+    values = [item.attrs.get(name) for name in names]
+    if any(value is None for value in values):
+        return None
+    copies = tuple(DynamoType(value) for value in values)
+    return copies[: len(partition_attributes)], copies[len(partition_attributes) :]
 
 
 def _every_item(table: Any) -> Iterable[Any]:
@@ -273,7 +303,7 @@ def _maps(table: Any) -> PartitionMaps:
 
 
 def _reindex(table: Any, key: Key) -> None:
-    """After a write to ``key``: move it to its new index partitions. Maps that no longer
+    """After a write to ``key``: move it to its new index positions. Maps that no longer
     describe the table are left alone; the next query rebuilds them."""
     with DYNAMODB_LOCK:
         maps = table.__dict__.get(_MAPS_ATTRIBUTE)
@@ -281,14 +311,49 @@ def _reindex(table: Any, key: Key) -> None:
             maps.place(key, _stored(table, key))
 
 
-def _in_table_order(items: list[Any]) -> list[Any]:
-    """The order of moto's Table.all_items()."""
-    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+class QueryPlan:
+    """The items a Query can return, in moto's order, handed out a window at a time: the
+    window starts where ``ExclusiveStartKey`` stands and runs in the query's direction, so
+    moto's own loop sees exactly the items it would see first in the whole partition."""
+
+    def __init__(self, table: Any, entries: list[Any], arguments: dict[str, Any]) -> None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        self.table, self.entries = table, entries
+        self.unsorted = arguments["order"] is None
+        self.forward = arguments.get("scan_index_forward") is not False
+        self.start, self.end = 0, len(entries)
+        start_key, sort_attributes = arguments.get("exclusive_start_key"), arguments["order"]
+        if start_key and sort_attributes is not None:
+            try:
+                at = tuple(DynamoType(start_key[name]) for name in sort_attributes)
+                if self.forward:
+                    self.start = bisect.bisect_left(entries, at, key=_sort_key)
+                else:
+                    self.end = bisect.bisect_right(entries, at, key=_sort_key)
+            except (KeyError, TypeError, IndexError, ValueError):
+                pass  # from the partition's end: moto's own loop skips to the key
+
+    def window(self, size: int) -> tuple[list[Any], bool]:
+        """The next ``size`` items, and whether they are all there is (a base table's
+        partition is handed out whole: it is not kept sorted)."""
+        if self.unsorted:
+            chosen, complete = self.entries, True
+        elif self.forward:
+            chosen = self.entries[self.start : self.start + size]
+            complete = self.start + size >= self.end
+        else:
+            chosen = self.entries[max(self.start, self.end - size) : self.end]
+            complete = self.end - size <= self.start
+        items = [_stored(self.table, key) for _, key in chosen]
+        return [item for item in items if item is not None], complete
 
 
-def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
-    """The items a Query can return, in moto's order; None where moto's own walk over every
-    item must answer (filters on non-key attributes, local indexes, unknown index names)."""
+def _plan(table: Any, arguments: dict[str, Any]) -> QueryPlan | None:
+    """What a Query reads, or None where moto's own walk over every item must answer
+    (filters on non-key attributes, local indexes, unknown index names)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
     if arguments.get("filter_kwargs"):
         return None
     index_name = arguments.get("index_name")
@@ -296,17 +361,22 @@ def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any] | None:
         hash_key = arguments.get("hash_key")
         if hash_key is None:
             return None
-        partition = table.items.get(hash_key)
+        partition = table.items.get(hash_key)  # .get: moto's items is a defaultdict
         if partition is None:
-            return []
-        return _in_table_order(list(partition.values()) if table.range_key_attr else [partition])
-    attributes = _index_hash_attributes(table).get(index_name)
+            items = []
+        elif isinstance(partition, dict):
+            items = list(partition.values())
+        else:
+            items = [partition]
+        entries = [(None, (item.hash_key, item.range_key)) for item in items]
+        return QueryPlan(table, entries, {**arguments, "order": None})
+    schema = _index_schemas(table).get(index_name)
     conditions = dict(arguments.get("hash_key_conditions") or [])
-    if not attributes or set(conditions) != set(attributes):
+    if schema is None or not schema[0] or set(conditions) != set(schema[0]):
         return None
-    maps = _maps(table)
-    keys = maps.keys_in(index_name, tuple(conditions[name] for name in attributes))
-    return _in_table_order([item for key in keys if (item := _stored(table, key)) is not None])
+    partition_key = tuple(DynamoType(conditions[name]) for name in schema[0])
+    entries = _maps(table).entries(index_name, partition_key)
+    return QueryPlan(table, entries, {**arguments, "order": schema[1]})
 
 
 def _query_one_partition() -> None:
@@ -319,17 +389,25 @@ def _query_one_partition() -> None:
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         with DYNAMODB_LOCK:
-            candidates = _candidates(self, signature.bind(self, *args, **kwargs).arguments)
-            if candidates is None:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+            plan = _plan(self, arguments)
+            if plan is None:
                 return original_query(self, *args, **kwargs)
-            _query_scope.candidates = (self, candidates)
-            try:
-                return original_query(self, *args, **kwargs)
-            finally:
-                _query_scope.candidates = None
+            limit = arguments.get("limit")
+            size = limit + 1 if isinstance(limit, int) and limit > 0 else FIRST_WINDOW
+            while True:
+                candidates, complete = plan.window(size)
+                _query_scope.candidates = (self, candidates)
+                try:
+                    answer = original_query(self, *args, **kwargs)
+                finally:
+                    _query_scope.candidates = None
+                if complete or answer[2] is not None:  # a page that ended inside the window
+                    return answer
+                size *= 4
 
     def all_items(self: Any) -> Any:
-        # moto's query calls all_items() once, to pick its candidates: hand it the partition.
+        # moto's query calls all_items() once, to pick its candidates: hand it the window.
         pending = getattr(_query_scope, "candidates", None)
         if pending is not None and pending[0] is self:
             _query_scope.candidates = None
