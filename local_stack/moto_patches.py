@@ -223,8 +223,22 @@ class PartitionMaps:
         self.position: dict[str, dict[Key, tuple[tuple[Any, ...], tuple[Any, ...]]]] = {
             name: {} for name in self.schemas
         }
+        # False once sort keys of mixed types (which moto cannot sort either) were met:
+        # moto's own query answers for this table from then on.
+        self.usable = True
         for item in _every_item(table):
-            self.place((item.hash_key, item.range_key), item)
+            key = (item.hash_key, item.range_key)
+            for name, schema in self.schemas.items():
+                at = _index_position(item, *schema)
+                if at is not None:
+                    self.members[name].setdefault(at[0], []).append((at[1], key))
+                    self.position[name][key] = at
+        try:
+            for partitions in self.members.values():
+                for entries in partitions.values():
+                    entries.sort(key=_sort_key)
+        except TypeError:
+            self.usable = False
 
     def describes(self, table: Any) -> bool:
         return self.items is table.items and self.schemas == _index_schemas(table)
@@ -235,16 +249,19 @@ class PartitionMaps:
             old = self.position[name].get(key)
             if old == new:
                 continue
-            if old is not None:
-                entries = self.members[name][old[0]]
-                del entries[bisect.bisect_left(entries, old[1], key=_sort_key)]
-                if not entries:
-                    del self.members[name][old[0]]
-                del self.position[name][key]
-            if new is not None:
-                entries = self.members[name].setdefault(new[0], [])
-                bisect.insort(entries, (new[1], key), key=_sort_key)
-                self.position[name][key] = new
+            try:
+                if old is not None:
+                    entries = self.members[name][old[0]]
+                    del entries[bisect.bisect_left(entries, old[1], key=_sort_key)]
+                    if not entries:
+                        del self.members[name][old[0]]
+                    del self.position[name][key]
+                if new is not None:
+                    entries = self.members[name].setdefault(new[0], [])
+                    bisect.insort(entries, (new[1], key), key=_sort_key)
+                    self.position[name][key] = new
+            except TypeError:
+                self.usable = False
 
     def entries(self, index_name: str, partition: tuple[Any, ...]) -> list[Any]:
         return self.members[index_name].get(partition, [])
@@ -275,18 +292,18 @@ def _index_schemas(table: Any) -> dict[str, tuple[tuple[str, ...], tuple[str, ..
 def _index_position(
     item: Any, partition_attributes: tuple[str, ...], sort_attributes: tuple[str, ...]
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
-    """The item's partition and sort key in an index (copies: moto updates items in place),
-    or None when it lacks a key attribute (sparse index), as moto's query skips it then."""
+    """The item's partition in an index (copies: moto updates items in place) and its sort
+    key there (the values moto's query compares), or None when it lacks a key attribute
+    (sparse index), as moto's query skips it then."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     if item is None:
         return None
-    names = (*partition_attributes, *sort_attributes)
-    values = [item.attrs.get(name) for name in names]
-    if any(value is None for value in values):
+    partition = [item.attrs.get(name) for name in partition_attributes]
+    order = [item.attrs.get(name) for name in sort_attributes]
+    if any(value is None for value in (*partition, *order)):
         return None
-    copies = tuple(DynamoType(value) for value in values)
-    return copies[: len(partition_attributes)], copies[len(partition_attributes) :]
+    return tuple(DynamoType(v) for v in partition), tuple(v.cast_value for v in order)
 
 
 def _every_item(table: Any) -> Iterable[Any]:
@@ -326,7 +343,7 @@ class QueryPlan:
         start_key, sort_attributes = arguments.get("exclusive_start_key"), arguments["order"]
         if start_key and sort_attributes is not None:
             try:
-                at = tuple(DynamoType(start_key[name]) for name in sort_attributes)
+                at = tuple(DynamoType(start_key[name]).cast_value for name in sort_attributes)
                 if self.forward:
                     self.start = bisect.bisect_left(entries, at, key=_sort_key)
                 else:
@@ -374,8 +391,11 @@ def _plan(table: Any, arguments: dict[str, Any]) -> QueryPlan | None:
     conditions = dict(arguments.get("hash_key_conditions") or [])
     if schema is None or not schema[0] or set(conditions) != set(schema[0]):
         return None
+    maps = _maps(table)
+    if not maps.usable:
+        return None
     partition_key = tuple(DynamoType(conditions[name]) for name in schema[0])
-    entries = _maps(table).entries(index_name, partition_key)
+    entries = maps.entries(index_name, partition_key)
     return QueryPlan(table, entries, {**arguments, "order": schema[1]})
 
 
