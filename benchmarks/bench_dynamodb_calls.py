@@ -34,6 +34,7 @@ def moto_account() -> Iterator[Counter[str]]:
     from moto import mock_aws
 
     from journeys_core.data.aws import dynamodb, reset_clients
+    from local_stack import moto_patches
     from local_stack.template import (
         create_resources,
         function_environment,
@@ -41,6 +42,7 @@ def moto_account() -> Iterator[Counter[str]]:
         load_template,
     )
 
+    moto_patches.apply()  # the moto the tests and the local stack run
     template = load_template()
     with mock_aws():
         resources = create_resources(boto3.session.Session(), PREFIX, template)

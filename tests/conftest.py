@@ -29,9 +29,9 @@ RESOURCE_PREFIX = "journeys-test"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from local_stack import moto_fixes
+    from local_stack import moto_patches
 
-    moto_fixes.apply()
+    moto_patches.apply()
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Stage moves under contention and under throttling: one winner, and the enrollment and its
-log never disagree."""
+"""Stage moves under contention, throttling and cancelled transactions: one winner, and the
+enrollment and its log never disagree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import itertools
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,7 +17,7 @@ import pytest
 
 from journeys_core.data.aws import dynamodb
 from tests.conftest import ApiResult, LambdaContext, invoke
-from tests.support.aws_faults import no_transaction_rollbacks, serializable_dynamodb, throttled
+from tests.support.aws_faults import broken_rollbacks, cancelled_in_dynamodb, throttled
 from tests.support.events import api_event
 from tests.support.patients import (
     KEY,
@@ -32,14 +32,6 @@ from tests.support.patients import (
 PATIENTS_APP = Path(__file__).resolve().parents[2] / "functions" / "patients" / "app.py"
 RACERS = 32
 ROUNDS = 20
-
-
-@pytest.fixture
-def serializable(aws: None) -> Iterator[None]:
-    """moto checks and applies a transaction item by item without a lock (see
-    tests/support/aws_faults.py); DynamoDB serializes it. Give moto that guarantee."""
-    with serializable_dynamodb():
-        yield
 
 
 def _warm_containers(count: int) -> list[ModuleType]:
@@ -94,7 +86,7 @@ def _race(
     return statuses, errors
 
 
-@pytest.mark.usefixtures("serializable")
+@pytest.mark.usefixtures("aws")
 def test_concurrent_moves_from_the_same_stage_have_exactly_one_winner() -> None:
     define_journey()
     containers = _warm_containers(RACERS)
@@ -134,6 +126,7 @@ STAGES = ["A", "B", "C", "D"]
 PATIENTS = [f"p-{i:02d}" for i in range(25)]
 MOVES = 1000
 THROTTLE_RATE = 0.2
+CANCEL_RATE = 0.1
 
 
 def _throttle_one_in_five(rng: random.Random) -> Callable[[], str | None]:
@@ -145,32 +138,40 @@ def _throttle_one_in_five(rng: random.Random) -> Callable[[], str | None]:
     return lambda: rng.choice(codes) if rng.random() < THROTTLE_RATE else None
 
 
-def test_throttled_moves_answer_503_and_never_split_a_move_from_its_log(aws: None) -> None:
+def _move_under_faults(moves: int, seed: int) -> None:
+    """Random moves, one in five throttled before it reaches DynamoDB and one in ten cancelled
+    inside it after its writes ran; then every answer, enrollment and log must agree."""
     define_journey("chaos", {"stages": STAGES})
-    rng = random.Random(20260107)
+    rng = random.Random(seed)
     believed: dict[str, str | None] = dict.fromkeys(PATIENTS)  # what the answers told us
     moved_versions: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
 
     with (
-        no_transaction_rollbacks(),  # single-threaded: moto never cancels one here
+        cancelled_in_dynamodb(dynamodb(), lambda: rng.random() < CANCEL_RATE) as cancelled,
         throttled(dynamodb(), "TransactWriteItems", _throttle_one_in_five(rng)) as injected,
     ):
-        for _ in range(MOVES):
+        for _ in range(moves):
             patient_id, to_stage = rng.choice(PATIENTS), rng.choice(STAGES)
             fields: dict[str, Any] = {}
             if rng.random() < 0.3:
                 fields["expected_stage"] = rng.choice([believed[patient_id] or "A", "D"])
+            throttles, cancels = len(injected), len(cancelled)
             result: ApiResult = move(patient_id, to_stage, key="chaos", **fields)
             current = believed[patient_id]
 
             if "expected_stage" in fields and fields["expected_stage"] != current:
                 assert result.status == 409, result.body
                 outcomes["expected-stage 409"] += 1
-            elif result.status == 503:
+            elif len(injected) > throttles:
+                assert result.status == 503, result.body
                 assert "retry" in result.body["message"]
                 assert to_stage != current  # only a write can be throttled
                 outcomes["throttled 503"] += 1
+            elif len(cancelled) > cancels:
+                assert result.status == 409, result.body
+                assert to_stage != current  # only a write can be cancelled
+                outcomes["cancelled 409"] += 1
             else:
                 assert result.status == 200, result.body
                 enrollment = result.body["enrollments"]["chaos"]
@@ -183,10 +184,10 @@ def test_throttled_moves_answer_503_and_never_split_a_move_from_its_log(aws: Non
                     outcomes["no-op"] += 1
                 believed[patient_id] = to_stage
 
-    writes = outcomes["moved"] + outcomes["throttled 503"]
-    assert outcomes["throttled 503"] == len(injected)
-    assert 0.15 <= len(injected) / writes <= 0.25  # about one write in five
-    assert outcomes["moved"] > 400
+    writes = outcomes["moved"] + outcomes["throttled 503"] + outcomes["cancelled 409"]
+    assert 0.15 <= outcomes["throttled 503"] / writes <= 0.25  # about one write in five
+    assert outcomes["cancelled 409"] >= moves // 40
+    assert outcomes["moved"] > moves * 0.4
     for patient_id in PATIENTS:
         entries = full_history(patient_id, "chaos")
         patient = get_patient(patient_id)
@@ -203,6 +204,16 @@ def test_throttled_moves_answer_503_and_never_split_a_move_from_its_log(aws: Non
             assert after["from_stage"] == before["to_stage"]
             assert after["changed_at"] > before["changed_at"]
     assert sum(len(full_history(p, "chaos")) for p in PATIENTS) == outcomes["moved"]
+
+
+def test_throttled_and_cancelled_moves_never_split_a_move_from_its_log(aws: None) -> None:
+    _move_under_faults(MOVES, seed=20260107)
+
+
+def test_a_transaction_that_is_not_rolled_back_is_caught(aws: None) -> None:
+    """The check above notices a cancelled move that left its writes behind."""
+    with broken_rollbacks(), pytest.raises(AssertionError):
+        _move_under_faults(200, seed=20260107)
 
 
 def test_a_throttled_enrollment_leaves_no_patient_behind(aws: None) -> None:

@@ -20,7 +20,6 @@ from journeys_core.services import stale_monitor
 from tests.conftest import invoke
 from tests.support.bus import drain, queue_behind_rule
 from tests.support.events import api_event
-from tests.support.moto_atomic import atomic_item_writes
 from tests.support.patients import define_journey, move
 from tests.support.stale_monitor import (
     NOW,
@@ -192,12 +191,11 @@ def test_two_overlapping_runs_emit_each_timeout_once(clock: Clock, bus: str) -> 
         start.wait()
         results.append(stale_monitor.run_scheduled_check(NOW))
 
-    with atomic_item_writes():
-        threads = [threading.Thread(target=run) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
 
     emitted = Counter(patient for patient, _, _ in timed_out(bus))
     assert len(emitted) == 80

@@ -1,8 +1,8 @@
-"""Faults AWS produces and moto does not: throttling, and the serializability of DynamoDB."""
+"""Faults AWS produces and moto does not: throttling, and transactions cancelled inside DynamoDB
+(plus a broken rollback, to prove the tests notice one)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -64,90 +64,52 @@ def throttled(
         client.meta.events.unregister(event, maybe_throttle)
 
 
-_BACKEND_OPERATIONS = (
-    "get_item",
-    "put_item",
-    "update_item",
-    "delete_item",
-    "query",
-    "scan",
-    "batch_write_item",
-    "batch_get_item",
-    "transact_write_items",
-    "transact_get_items",
-)
+SENTINEL_KEY_VALUE = "never-written: a fault injected into a transaction"
 
 
 @contextmanager
-def serializable_dynamodb() -> Iterator[None]:
-    """Make moto's DynamoDB apply each request as one isolated step, as DynamoDB does.
+def cancelled_in_dynamodb(
+    client: Any, should_cancel: Callable[[], bool]
+) -> Iterator[list[dict[str, Any]]]:
+    """Make DynamoDB cancel ``TransactWriteItems`` calls on ``client`` after their writes ran,
+    whenever ``should_cancel()`` says so: a ConditionCheck that cannot pass (its item does not
+    exist) is appended to the transaction, so moto applies every other operation first, then
+    cancels (reason ConditionalCheckFailed) and must roll them back, as DynamoDB never shows
+    them. Yields the cancelled requests (their TransactItems, as sent)."""
+    cancelled: list[dict[str, Any]] = []
 
-    moto checks a transaction's conditions and applies its writes item by item, and rolls
-    a failed one back by restoring a copy of the whole table taken when it started: with
-    threads, two transactions conditioned on the same item can both pass their checks, and a
-    rollback can erase another thread's commit. DynamoDB serializes a transaction against
-    every other write to its items. This lock gives moto that guarantee (and nothing more:
-    the read-decide-write race of the service stays real, and only the conditional write
-    decides who wins).
-    """
-    from moto.dynamodb.models import DynamoDBBackend
+    def add_failing_check(params: dict[str, Any], **_: Any) -> None:
+        if not should_cancel():
+            return
+        operations = [op for entry in params["TransactItems"] for op in entry.values()]
+        keyed = next(op for op in operations if "Key" in op)
+        assert all("S" in value for value in keyed["Key"].values()), "string keys only"
+        check = {
+            "TableName": keyed["TableName"],
+            "Key": {name: {"S": SENTINEL_KEY_VALUE} for name in keyed["Key"]},
+            "ConditionExpression": "attribute_exists(#key)",
+            "ExpressionAttributeNames": {"#key": next(iter(keyed["Key"]))},
+        }
+        params["TransactItems"] = [*params["TransactItems"], {"ConditionCheck": check}]
+        cancelled.append(params)
 
-    lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in _BACKEND_OPERATIONS}
-
-    def serialized(original: Callable[..., Any]) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-
-        return call
-
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, serialized(original))
+    event = "before-parameter-build.dynamodb.TransactWriteItems"
+    client.meta.events.register(event, add_failing_check)
     try:
-        yield
+        yield cancelled
     finally:
-        for name, original in originals.items():
-            setattr(DynamoDBBackend, name, original)
-
-
-class _RolledBack:
-    """Stands in for moto's pre-transaction table copy; touching it means a rollback."""
-
-    def __init__(self, table_name: str) -> None:
-        self._table_name = table_name
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(
-            f"moto cancelled a transaction on {self._table_name}: this test expects none "
-            "to be cancelled inside DynamoDB (throttles are answered before it)"
-        )
+        client.meta.events.unregister(event, add_failing_check)
 
 
 @contextmanager
-def no_transaction_rollbacks() -> Iterator[None]:
-    """Skip moto's whole-table copy before every TransactWriteItems (its rollback snapshot),
-    for tests in which no transaction can be cancelled inside DynamoDB.
+def broken_rollbacks() -> Iterator[None]:
+    """moto keeps the writes of a cancelled transaction: a DynamoDB that is not all-or-nothing,
+    for proving that a test notices one."""
+    from local_stack import moto_patches
 
-    moto deep-copies every table a transaction touches, so a test that commits N moves costs
-    O(N²). Here the copy is replaced by a tripwire: if moto ever does roll back, the table is
-    replaced by an object that fails the test at its first use, so nothing passes silently.
-    """
-    import copy
-    import types
-
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
-
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        if isinstance(value, Table):
-            return _RolledBack(value.name)
-        return copy.deepcopy(value, memo)
-
-    shim = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
-    original = models.copy
-    models.copy = shim  # type: ignore[assignment]
+    original = moto_patches.TouchedItems.restore
+    moto_patches.TouchedItems.restore = lambda self: None  # type: ignore[method-assign]
     try:
         yield
     finally:
-        models.copy = original
+        moto_patches.TouchedItems.restore = original  # type: ignore[method-assign]
