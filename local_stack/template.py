@@ -87,6 +87,8 @@ def _properties(resource: Mapping[str, Any]) -> dict[str, Any]:
 # Intrinsic functions, resolved against local resources
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+# What ``!Ref AWS::NoValue`` resolves to: the enclosing key or item is dropped.
+NO_VALUE = object()
 
 
 class Resolver:
@@ -109,14 +111,15 @@ class Resolver:
     def resolve(self, value: Any) -> Any:
         """Resolve every intrinsic inside ``value``."""
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [r for r in map(self.resolve, value) if r is not NO_VALUE]
         if isinstance(value, dict):
             if len(value) == 1:
                 key, argument = next(iter(value.items()))
                 intrinsic = self._intrinsics.get(key)
                 if intrinsic is not None:
                     return intrinsic(argument)
-            return {key: self.resolve(item) for key, item in value.items()}
+            resolved = {key: self.resolve(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
         return value
 
     def resolve_string(self, value: Any) -> str:
@@ -132,6 +135,8 @@ class Resolver:
 
     def _ref(self, name: Any) -> Any:
         name = self.resolve(name)
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
         if name in (self.template.get("Parameters") or {}):

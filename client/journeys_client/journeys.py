@@ -324,3 +324,43 @@ class JourneysApi(Pager):
             json=body,
         )
         return Timeline.model_validate(answer.json())
+
+    # -- migrations -----------------------------------------------------------------------
+
+    def migrate_journey(
+        self,
+        name_or_id: str,
+        *,
+        from_version: int | None = None,
+        to_version: int | None = None,
+        stage_map: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Re-pin the enrollments on ``from_version`` (every other version when None) to
+        ``to_version`` (the current one when None), moving patients whose stage
+        ``stage_map`` names. A dry run answers ``{dry_run, patients, by_stage, unmapped}``
+        and writes nothing; otherwise ``{id, status, ...}``: follow it with
+        :meth:`get_migration` (running it twice moves nobody twice)."""
+        body = without_none(
+            {
+                "from_version": from_version,
+                "to_version": to_version,
+                "stage_map": _mapping(stage_map),
+                "dry_run": dry_run,
+                "reason": reason,
+            }
+        )
+        answer = self._http.call(
+            "POST",
+            f"/journeys/{path_segment(name_or_id)}/migrations",
+            idempotent=dry_run,
+            json=body,
+        )
+        return dict(answer.json())
+
+    def get_migration(self, name_or_id: str, migration_id: str) -> dict[str, Any]:
+        """``{id, status: running|completed|failed, moved, repinned, skipped, unmapped,
+        started_at, finished_at}``."""
+        path = f"/journeys/{path_segment(name_or_id)}/migrations/{path_segment(migration_id)}"
+        return dict(self._http.call("GET", path, idempotent=True).json())

@@ -33,6 +33,7 @@ QUERY = {"dynamodb:Query"}
 PUT_EVENTS = {"events:PutEvents"}
 SEND_EMAIL = {"ses:SendEmail"}
 SEND_MESSAGE = {"sqs:SendMessage"}
+MOVE_CHECKS = {"dynamodb:GetItem", "dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"}
 SENDER = "ses:identity/${NotificationSender}"
 SENDER_DOMAIN = "ses:identity/${domain of NotificationSender}"
 
@@ -52,11 +53,16 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "DefinitionsTable/index/ById": QUERY,  # load by id
         "ExecutionsTable": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem"},
         "ExecutionsTable/index/ByEntity": QUERY,  # an entity's executions
+        # migrations: the job recorded and queued; a dry run reads who stands where
+        "MigrationsQueue": SEND_MESSAGE,
+        "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
+        "PatientsTable/index/ByStage": QUERY,
     },
     "PatientsFunction": {
         "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
         "PatientsTable/index/ByStage": QUERY,  # who stands in a stage
-        "DefinitionsTable": {"dynamodb:GetItem"},  # the journey of a move, by name
+        # the journey of a move, by name; the move's check on it and its enrollment count
+        "DefinitionsTable": MOVE_CHECKS,
         "JourneyLogTable": {"dynamodb:Query", "dynamodb:PutItem"},  # history; append (in a tx)
     },
     "StageChangePublisherFunction": {
@@ -95,7 +101,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         },
         "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
-        "DefinitionsTable": {"dynamodb:GetItem"},
+        "DefinitionsTable": MOVE_CHECKS,
         "JourneyLogTable": {"dynamodb:PutItem"},  # the move's transaction only
         "JourneysBus": PUT_EVENTS,  # emit_event actions
         SENDER: SEND_EMAIL,
@@ -135,6 +141,21 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         },
         "JourneysBus": PUT_EVENTS,
     },
+    "MigrationsFunction": {
+        "MigrationsQueue": {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:SendMessage",  # a run short of time queues its job again
+        },
+        "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:PutItem"},  # the job
+        "DefinitionsTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"},
+        "DefinitionsTable/index/ById": QUERY,
+        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        "PatientsTable/index/ByStage": QUERY,
+        "JourneyLogTable": {"dynamodb:PutItem"},  # the move's transaction only
+    },
     "AnalyticsFunction": {
         "DefinitionsTable": {"dynamodb:GetItem"},
         "JourneyLogTable/index/ByJourney": QUERY,
@@ -150,6 +171,11 @@ SAM_MANAGED_POLICIES = {
         "SQS",
         "AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, DeleteMessage, "
         "GetQueueAttributes on *): the statement ReadAutomationQueue names the queue too",
+    ),
+    "MigrationsFunction": (
+        "SQS",
+        "AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, DeleteMessage, "
+        "GetQueueAttributes on *): the statement WorkOnMigrationsQueue names the queue too",
     ),
     "StageChangePublisherFunction": (
         "DynamoDB",
@@ -212,7 +238,7 @@ def test_only_the_stage_movers_may_append_to_the_journey_log() -> None:
         for logical_id, statement in _statements_on_the_log()
         if "dynamodb:PutItem" in as_list(statement["Action"])
     }
-    assert writers == {"PatientsFunction", "AutomationFunction"}
+    assert writers == {"PatientsFunction", "AutomationFunction", "MigrationsFunction"}
 
 
 def test_managed_policies_with_any_resource_are_the_accepted_exceptions() -> None:
