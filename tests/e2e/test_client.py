@@ -7,6 +7,7 @@ document. Each test has its own organization (the ``org`` fixture).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -438,3 +439,28 @@ def test_every_error_is_a_journeys_error() -> None:
         AuthError,
     ):
         assert issubclass(error, JourneysError)
+
+
+def test_a_migration_through_the_client_runs_on_the_local_stack(client: JourneysClient) -> None:
+    # Given patients on version 1, and a version 2 that drops their stage
+    client.journeys.save_journey("mig", {"stages": ["A", "B", "C"]})
+    for patient_id in ("m-1", "m-2"):
+        client.patients.move(patient_id, "mig", "A")
+        client.patients.move(patient_id, "mig", "B")
+    client.journeys.update_journey("mig", journey_spec={"stages": ["A", "C"]})
+
+    # When the admin rehearses, then runs the migration
+    preview = client.journeys.migrate_journey("mig", stage_map={"B": "C"}, dry_run=True)
+    started = client.journeys.migrate_journey("mig", stage_map={"B": "C"}, reason="B retired")
+
+    # Then the migrations function (behind its SQS queue) moves both, each with its entry
+    assert preview == {"dry_run": True, "patients": 2, "by_stage": {"B": 2}, "unmapped": {}}
+    deadline = datetime.now() + timedelta(seconds=30)
+    status = started
+    while status["status"] == "running" and datetime.now() < deadline:
+        time.sleep(0.2)  # the stack's SQS poller hands the job to the function
+        status = client.journeys.get_migration("mig", started["id"])
+    assert (status["status"], status["moved"]) == ("completed", 2)
+    patient = client.patients.get("m-1")
+    assert patient.journey_status == {"mig": "C"}
+    assert client.patients.history("m-1", "mig")[-1].actor == "migration"
