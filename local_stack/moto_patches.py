@@ -11,12 +11,19 @@ table a transaction touches with ``copy.deepcopy`` and restores the whole table 
 cancelled. We back up the touched items (and the stream's length) instead, and put exactly
 those back.
 
-Queries read one partition: moto walks every item of the table for every Query page. A base
-table query now reads its partition directly; a GSI query reads the items of its index
-partition from a map (index partition key -> primary keys) kept by every write path moto has
-(put, update, delete, batch, transactions, PartiQL; a table dropped or restored gets new maps).
-Everything after the choice of candidates is moto's own code (key conditions, order,
-``Limit``, ``ExclusiveStartKey``, filters, projections, counts), so the answers are moto's.
+Queries read one partition: moto walks every item of the table for every Query page, then
+sorts the matches and skips to the ``ExclusiveStartKey``. A base table query now reads its
+partition directly; a GSI query reads its index partition from maps (index partition key ->
+primary keys in moto's sort order) kept by every write path moto has (put, update, delete,
+batch, transactions, PartiQL; a table dropped or restored gets new maps), from the start key
+on, a window at a time. Everything after the choice of candidates is moto's own code (key
+conditions, order, ``Limit``, filters, projections, counts, the page's last key), so the
+answers are moto's; ``released_moto()`` gives the unpatched moto the differential tests
+compare against.
+
+moto's server finds a request's backend by listing its package directory, and its
+serializer walks the API model for every attribute it returns: the list is read once, and
+AttributeValues already in wire form are written as they are.
 
 EventBridge: moto hands an SQS target the event without its ``account`` (and in another key
 order than AWS), and delivers to the targets of disabled rules too. We give targets the event
