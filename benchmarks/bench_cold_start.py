@@ -29,16 +29,18 @@ TARGETS = {
 }
 
 _TIMED_IMPORT = (
-    "import sys, time; sys.path[:0] = ['shared', '.']; t = time.perf_counter(); "
+    "import sys, time; sys.path[:0] = ['shared', '.', {code_dir!r}]; t = time.perf_counter(); "
     "{statement}; print(time.perf_counter() - t)"
 )
 
 
-def _import_seconds(statement: str) -> float:
+def _import_seconds(statement: str, code_dir: str = ".") -> float:
+    """Seconds to run ``statement`` in a fresh interpreter with the layer and the function's
+    own folder on the path, as Lambda has them."""
     env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "journeys", "AWS_DEFAULT_REGION": "us-east-1"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     output = subprocess.run(
-        [sys.executable, "-c", _TIMED_IMPORT.format(statement=statement)],
+        [sys.executable, "-c", _TIMED_IMPORT.format(statement=statement, code_dir=code_dir)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -50,13 +52,13 @@ def _import_seconds(statement: str) -> float:
 
 def measure(function_dir: str) -> tuple[float, float, float]:
     """Median seconds for: import boto3; import the module; import the module and boto3."""
-    module = f"import functions.{function_dir}.app"
+    module, code_dir = f"import functions.{function_dir}.app", f"functions/{function_dir}"
     boto, app, both = [], [], []
-    _import_seconds(module)  # compile .pyc once so every run measures the same thing
+    _import_seconds(module, code_dir)  # compile .pyc once so every run measures the same
     for _ in range(RUNS):
         boto.append(_import_seconds("import boto3"))
-        app.append(_import_seconds(module))
-        both.append(_import_seconds(module + "; import boto3"))
+        app.append(_import_seconds(module, code_dir))
+        both.append(_import_seconds(module + "; import boto3", code_dir))
     return statistics.median(boto), statistics.median(app), statistics.median(both)
 
 
