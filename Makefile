@@ -11,9 +11,10 @@ ROLES ?= admin,staff
 FUNCTION ?= journeys
 EVENT ?= events/journeys/list-journeys.json
 PYTEST_ARGS ?=
+MODULES ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck unit integration contract e2e browser token invoke openapi bench build clean
+.PHONY: help install run test lint format typecheck unit integration contract e2e browser mutation token invoke openapi bench build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,7 +37,7 @@ test: lint browser ## Lint, then run every test tier (unit, integration and cont
 lint: $(STAMP) ## ruff (lint + format check), mypy and cfn-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions local_stack benchmarks client
+	$(BIN)/mypy shared functions local_stack benchmarks client tools
 	$(BIN)/cfn-lint template.yaml
 
 format: $(STAMP) ## Fix what ruff can fix
@@ -64,6 +65,11 @@ browser: ## Install Debian's chromium for the dashboard's browser test (root, on
 			--no-install-recommends chromium >/dev/null \
 		|| echo "WARNING: chromium could not be installed: the browser test will be skipped"; \
 	fi
+
+# Not part of `make test`: it runs the unit tests once per mutant (about half an hour).
+# One module: make mutation MODULES=timeline
+mutation: $(STAMP) ## Mutation testing of the domain modules (mutmut, one worker); a table of scores
+	$(BIN)/python -m tools.mutation $(MODULES)
 
 token: $(STAMP) ## Print a local JWT: make token ORG=demo ROLES=admin,staff
 	@$(BIN)/python -m local_stack.tokens --org "$(ORG)" --roles "$(ROLES)"

@@ -31,6 +31,8 @@ DETAIL: dict[str, Any] = {
         "note": None,
         "flags": ["cardiac", "medication"],
         "provider": {"name": "stripe"},
+        "refunded": False,
+        "tags": [1, True],
     },
 }
 
@@ -70,6 +72,52 @@ def holds(path: str, op: str, value: Any = ...) -> bool:
         ("payload.provider.name", "eq", "stripe", True),
         ("payload.risk_level.deeper", "exists", True, False),
         ("journey_key", "eq", "intake", True),
+        # ne is eq's opposite, with the same strict JSON equality
+        ("payload.risk_level", "ne", "high", False),
+        ("payload.score", "ne", 87.0, False),
+        ("payload.score", "ne", "87", True),
+        ("payload.paid", "ne", 1, True),
+        # eq on lists and objects compares every element, in order
+        ("payload.flags", "eq", ["cardiac", "medication"], True),
+        ("payload.flags", "eq", ["medication", "cardiac"], False),
+        ("payload.flags", "eq", ["cardiac"], False),
+        ("payload.flags", "eq", "cardiac", False),
+        ("payload.provider", "eq", {"name": "stripe"}, True),
+        ("payload.provider", "eq", {"name": "paypal"}, False),
+        ("payload.provider", "eq", {"title": "stripe"}, False),
+        ("payload.provider", "eq", {"name": "stripe", "id": 1}, False),
+        ("payload.tags", "eq", [1, True], True),
+        ("payload.tags", "eq", [1.0, True], True),
+        ("payload.tags", "eq", [True, 1], False),
+        # false is a value like any other, and only false equals it
+        ("payload.refunded", "eq", False, True),
+        ("payload.refunded", "eq", True, False),
+        ("payload.refunded", "eq", 0, False),
+        ("payload.refunded", "eq", None, False),
+        ("payload.score", "eq", False, False),
+        ("payload.refunded", "in", [0, "false", False], True),
+        ("payload.refunded", "in", [0, None], False),
+        # the ordered operators at the boundary
+        ("payload.ratio", "lt", 0.5, False),
+        ("payload.ratio", "lte", 0.5, True),
+        ("payload.ratio", "lt", 0.51, True),
+        ("payload.ratio", "lte", 0.49, False),
+        ("payload.score", "gte", 87.5, False),
+        ("payload.score", "gt", 86.5, True),
+        ("payload.risk_level", "lt", "high", False),
+        ("payload.risk_level", "lte", "high", True),
+        ("payload.risk_level", "lt", "i", True),
+        ("payload.risk_level", "lte", 1, False),  # a string and a number never compare
+        ("payload.paid", "lt", 2, False),  # nor a boolean and a number
+        ("payload.paid", "lte", 2, False),
+        ("payload.missing", "lt", 1, False),
+        ("payload.missing", "eq", None, False),  # missing is not null
+        ("payload.missing", "in", [None], False),
+        # list indices: digits only, inside the list
+        ("payload.flags.0", "eq", "cardiac", True),
+        ("payload.flags.-1", "exists", True, False),
+        ("payload.flags.x", "exists", True, False),
+        ("payload.note.x", "exists", True, False),
     ],
 )
 def test_a_condition_looks_into_the_event_detail(
@@ -138,6 +186,31 @@ def test_a_template_fills_placeholders_and_leaves_the_rest_as_written() -> None:
     assert text == (
         "Hola Ana: riesgo high (87), pagado true, {payload.flags} {unknown} {payload.__class__} {0}"
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "text"),
+    [
+        ("refunded: {payload.refunded}", "refunded: false"),
+        ("paid: {payload.paid}", "paid: true"),
+        ("ratio {payload.ratio}, score {payload.score}", "ratio 0.5, score 87"),
+        ("note: {payload.note}", "note: {payload.note}"),  # null is left as written
+        ("{payload.provider}", "{payload.provider}"),  # so are objects
+        ("{payload.flags.0}/{payload.flags.1}", "cardiac/medication"),
+        ("{journey_key}-{patient_id}", "intake-p-1"),
+        ("{payload.risk-level} {a b}", "{payload.risk-level} {a b}"),
+    ],
+)
+def test_a_template_shows_json_values_as_a_reader_expects(template: str, text: str) -> None:
+    assert render_template(template, DETAIL) == text
+
+
+def test_a_template_placeholder_names_at_most_200_characters() -> None:
+    longest, too_long = "y" * 200, "y" * 201
+    context = {longest: "filled", too_long: "filled"}
+
+    assert render_template("{" + longest + "}", context) == "filled"
+    assert render_template("{" + too_long + "}", context) == "{" + too_long + "}"
 
 
 def test_an_emitted_event_id_is_the_same_on_every_run_and_differs_per_action() -> None:
