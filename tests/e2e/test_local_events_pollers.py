@@ -369,24 +369,32 @@ def test_a_disabled_rule_delivers_nothing(
     events = _client(endpoint, "events")
     bus = f"bus-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=bus)
-    recorder = Recorder()
-    rule = RuleTarget(
-        id="Fn.Off",
-        function=_function(),
-        rule_name=f"off-{bus}",
-        bus_name=bus,
-        target_id="off",
-        pattern=json.dumps({"detail-type": ["X"]}),
-        state="DISABLED",
-    )
-    running(EventSources(EventSourcePlan(rules=[rule]), endpoint, invoke=recorder))
+    off, on = Recorder(), Recorder()
+
+    def invoke(info: FunctionInfo, event: Any) -> Any:
+        return (off if info.logical_id == "Off" else on)(info, event)
+
+    rules = [
+        RuleTarget(
+            id=f"{name}.Rule",
+            function=_function(name),
+            rule_name=f"{name.lower()}-{bus}",
+            bus_name=bus,
+            target_id=name.lower(),
+            pattern=json.dumps({"detail-type": ["X"]}),
+            state=state,
+        )
+        for name, state in (("Off", "DISABLED"), ("On", "ENABLED"))
+    ]
+    running(EventSources(EventSourcePlan(rules=rules), endpoint, invoke=invoke))
 
     events.put_events(
         Entries=[{"EventBusName": bus, "Source": "t", "DetailType": "X", "Detail": "{}"}]
     )
-    time.sleep(1.5)
 
-    assert recorder.events == []
+    # The enabled twin of the rule has the event: the bus has routed it, to both or to one.
+    _eventually(lambda: on.events, "the enabled rule delivering the event")
+    assert off.events == []
 
 
 def test_a_schedule_fires_on_time_and_by_hand(
@@ -422,8 +430,8 @@ def test_a_schedule_fires_on_time_and_by_hand(
 def test_schedules_off_means_no_timers(
     endpoint: str, running: Callable[[EventSources], EventSources]
 ) -> None:
-    soon = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    recorder = Recorder()
+    # Far enough ahead that both timers are armed before it, on a busy machine too.
+    soon = (datetime.now(UTC) + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
     schedule = ScheduleSource(
         id="Fn.Once",
         function=_function(),
@@ -431,27 +439,29 @@ def test_schedules_off_means_no_timers(
         arn="arn:aws:events:us-east-1:123456789012:rule/once",
         event_source="aws.events",
     )
-    sources = running(
-        EventSources(
-            EventSourcePlan(schedules=[schedule]), endpoint, invoke=recorder, schedules=False
-        )
-    )
+    plan = EventSourcePlan(schedules=[schedule])
+    off, on = Recorder(), Recorder()
+    sources = running(EventSources(plan, endpoint, invoke=off, schedules=False))
+    running(EventSources(plan, endpoint, invoke=on))
 
-    time.sleep(2)
-
-    assert recorder.events == []
+    # The same schedule with timers on has fired: its moment has come for both.
+    _eventually(lambda: on.events, "the schedule firing where timers are on")
+    assert off.events == []
     assert sources.status()["sources"]["Fn.Once"]["running"] is False
 
 
 def test_stop_is_prompt(endpoint: str) -> None:
-    _, arn = _queue(endpoint)
+    url, arn = _queue(endpoint)
+    recorder = Recorder()
     sources = EventSources(
         EventSourcePlan(queues=[QueueSource(id="Fn.Q", function=_function(), queue_arn=arn)]),
         endpoint,
-        invoke=Recorder(),
+        invoke=recorder,
     )
     sources.start()
-    time.sleep(0.3)
+    _client(endpoint, "sqs").send_message(QueueUrl=url, MessageBody="{}")
+    # Once it has delivered a message, the poller is back in a long poll: stop must cut it.
+    _eventually(lambda: recorder.events, "the poller delivering a message")
 
     started = time.monotonic()
     sources.stop(5)

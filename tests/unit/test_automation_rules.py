@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from journeys_core.domain.automation import (
     condition_holds,
     derived_event_id,
     matching_rules,
+    new_event_id,
+    new_rule_id,
     playbook_rule_id,
     playbook_rules,
     render_template,
@@ -222,6 +225,31 @@ def test_an_emitted_event_id_is_the_same_on_every_run_and_differs_per_action() -
     assert first.startswith("evt-") and len(first) <= 128
 
 
+# Ids other systems keep: a different derivation after a deploy would make a retried event
+# emit a second event, and importing the playbook again would duplicate every rule.
+@pytest.mark.parametrize(
+    ("made", "expected"),
+    [
+        (lambda: derived_event_id("evt-1", "rule-00000001", 0), "evt-3027e0222c984c02f77dcb02"),
+        (lambda: playbook_rule_id("intake", "high-risk"), "rule-a4b0f779"),
+        (lambda: playbook_rule_id("intake", "stage-timeout"), "rule-cc954cb7"),
+    ],
+)
+def test_a_derived_id_never_changes(made: Any, expected: str) -> None:
+    assert made() == expected
+
+
+@pytest.mark.parametrize(
+    ("new_id", "pattern"),
+    [(new_rule_id, r"rule-[0-9a-f]{8}"), (new_event_id, r"evt-[0-9a-f]{24}")],
+)
+def test_a_new_id_has_the_documented_shape_and_is_fresh(new_id: Any, pattern: str) -> None:
+    first, second = new_id(), new_id()
+
+    assert re.fullmatch(pattern, first), first
+    assert first != second
+
+
 # -- what a rule may say ---------------------------------------------------------------------
 
 VALID: dict[str, Any] = {
@@ -291,6 +319,23 @@ def test_the_playbook_moves_only_to_stages_a_journey_has() -> None:
             ("JOURNEY_STAGE_TIMEOUT", "send_email"),
         ],
     }
+
+
+def test_a_playbook_rule_says_what_it_does_and_where_it_came_from() -> None:
+    rules = playbook_rules({"intake": ["BLOCKED_HIGH_RISK"]})
+
+    assert [(rule_id, body.name, body.description) for rule_id, body in rules] == [
+        (
+            "rule-a4b0f779",
+            "intake: risk analysis high or critical -> BLOCKED_HIGH_RISK",
+            "Default playbook (POST /automation-rules/import-playbook)",
+        ),
+        (
+            "rule-cc954cb7",
+            "intake: stage timeout -> reminder email",
+            "Default playbook (POST /automation-rules/import-playbook)",
+        ),
+    ]
 
 
 def test_playbook_rules_keep_their_ids_and_blocking_goes_first() -> None:
