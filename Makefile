@@ -57,14 +57,15 @@ e2e: $(STAMP) browser ## End-to-end tests against the local stack over HTTP (and
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 # The dashboard's browser test drives Debian's Chromium (Playwright cannot download browsers
-# here). Installed only when missing and we are root; otherwise that test skips, saying why.
+# here). Installed when missing and we are root; without it `make test` stops here, saying how.
 browser: ## Install Debian's chromium for the dashboard's browser test (root, only if missing)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "Installing Debian's chromium for the dashboard's browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends chromium >/dev/null \
-		|| echo "WARNING: chromium could not be installed: the browser test will be skipped"; \
+			--no-install-recommends chromium >/dev/null; \
 	fi
+	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium is missing and could not be" \
+		"installed: run 'make browser' as root (apt-get install chromium)" >&2; exit 1; }
 
 # Not part of `make test`: it runs the unit tests once per mutant (about half an hour).
 # One module: make mutation MODULES=timeline
