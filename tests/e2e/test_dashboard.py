@@ -45,6 +45,7 @@ def browser() -> Iterator[Any]:
             "(as root, with apt-get)"
         )
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
