@@ -97,7 +97,8 @@ def _scratch_copy(root: Path) -> None:
             "[tool.mutmut]",
             'source_paths = ["src"]',
             "only_mutate = [{only}]",
-            'pytest_add_cli_args = ["-o", "pythonpath=src .", "-p", "no:xdist", "-q"]',
+            # client/: the copy's own Python client, not wherever the editable install points.
+            'pytest_add_cli_args = ["-o", "pythonpath=src . client", "-p", "no:xdist", "-q"]',
             'pytest_add_cli_args_test_selection = ["tests/unit"]',
             f"also_copy = {also_copy}",
             "",
