@@ -53,6 +53,7 @@ def _days(delay: Any, cohort: list[str] = COHORT) -> list[int]:
         ({"days": 5, "days_max": 8, "distribution": "uniform"}, {5, 6, 7, 8}),
         ({"days_min": 3, "distribution": "uniform"}, {3}),
         ({"days_max": 3, "distribution": "uniform"}, {3}),
+        ({"distribution": "uniform"}, {0}),
         # fixed: `days`, else days_min, else 0, whatever the range says
         ({"days": 5, "days_min": 2, "days_max": 9, "distribution": "fixed"}, {5}),
         ({"days_min": 2, "days_max": 9, "distribution": "fixed"}, {2}),
@@ -151,6 +152,14 @@ def test_a_malformed_delay_is_refused_saying_what_and_where(delay: Any, problem:
             {"events": [{"event_id": "v", "repeat": {"every_days": 1.5}}], "duration_days": 9},
             "event 'v': repeat.every_days must be a whole number",
         ),
+        (
+            {"events": [{"event_id": "v", "repeat": {"every_days": 1, "max_occurrences": 1.5}}]},
+            "event 'v': repeat.max_occurrences must be a whole number",
+        ),
+        (
+            {"events": [{"event_id": "v", "repeat": {"every_days": 7}}]},
+            "event 'v': repeat needs max_occurrences when the journey has no duration_days",
+        ),
         ({"events": [], "duration_days": -1}, "duration_days must not be negative"),
         ({"events": [], "duration_days": 1.5}, "duration_days must be a whole number"),
         ([], "journey spec must be an object"),
@@ -199,7 +208,13 @@ def test_a_probability_keeps_these_occurrences_of_a_repeated_event() -> None:
 def test_occurrences_past_the_precomputed_keys_draw_as_the_recipe_says() -> None:
     # A daily diary for 5000 days: keys past the 4096th occurrence are derived on demand.
     plan = _plan(
-        {"event_id": "diary", "probability": 0.5, "repeat": {"every_days": 1}},
+        # named otherwise than its id: draws derive from the id, never the name
+        {
+            "event_id": "diary",
+            "name": "Daily diary",
+            "probability": 0.5,
+            "repeat": {"every_days": 1},
+        },
         duration_days=5000,
     )
     timeline = plan.generate("patient-0001", START)
