@@ -154,6 +154,9 @@ class TestTheGate:
         assert not timeout_gate_is_open(self.gate(timedelta(hours=23)), self.entered, NOW)
         assert timeout_gate_is_open(self.gate(timedelta(hours=24)), self.entered, NOW)
 
+    def test_a_gate_that_never_recorded_a_timeout_is_open(self) -> None:
+        assert timeout_gate_is_open({"entered_at": self.entered}, self.entered, NOW)
+
     def test_a_new_stay_in_the_stage_opens_it_at_once(self) -> None:
         moved_back = format_timestamp(NOW - timedelta(hours=3))
         assert timeout_gate_is_open(self.gate(timedelta(hours=1)), moved_back, NOW)
