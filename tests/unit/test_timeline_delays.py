@@ -46,6 +46,7 @@ def _days(delay: Any, cohort: list[str] = COHORT) -> list[int]:
         ({"days_min": 2, "days_max": 5}, {2, 3, 4, 5}),
         ({"days_min": 3}, {3}),
         ({"days_max": 4}, {4}),
+        ({"days": 5, "days_min": 2, "days_max": 9}, {5}),  # `days` stays exact beside a range
         ({}, {0}),
         # uniform: a missing bound falls back to `days`, then to the other bound
         ({"days": 6, "distribution": "uniform"}, {6}),
@@ -78,6 +79,8 @@ def test_a_delay_form_gives_these_days(delay: dict[str, Any], days: set[int]) ->
         # `days` with one bound: sigma a quarter of `days`, the bound holds
         ({"days": 40, "days_max": 60, "distribution": "normal"}, 40, 10, 8, 60),
         ({"days": 40, "days_min": 20, "distribution": "normal"}, 40, 10, 20, 72),
+        # sigma exactly 1 is a spread like any other
+        ({"days": 4, "distribution": "normal"}, 4, 1, 0, 8),
         # a negative mean may come out negative: nothing says it must not
         ({"days": -40, "distribution": "normal"}, -40, 10, -72, -10),
     ],
@@ -117,6 +120,7 @@ def test_an_unbounded_normal_delay_is_clamped_at_its_anchor_not_before() -> None
         ({"days": math.inf}, "days must be a whole number"),
         ({"days": "5"}, "days must be a whole number"),
         ({"min_days": "1"}, "min_days must be a whole number"),
+        ({"days_min": 1.5}, "days_min must be a whole number"),
         ({"max_days": 2.5}, "max_days must be a whole number"),
         ({"days_min": None, "days_max": 0.5}, "days_max must be a whole number"),
         (
@@ -159,6 +163,16 @@ def test_a_malformed_delay_is_refused_saying_what_and_where(delay: Any, problem:
         (
             {"events": [{"event_id": "v", "repeat": {"every_days": 7}}]},
             "event 'v': repeat needs max_occurrences when the journey has no duration_days",
+        ),
+        (
+            {
+                "events": [
+                    {"event_id": "a", "depends_on": "b"},
+                    {"event_id": "b", "depends_on": "a"},
+                    {"event_id": "c", "depends_on": "zz"},
+                ]
+            },
+            "event 'c' depends_on unknown event 'zz'; dependency cycle: a -> b -> a",
         ),
         ({"events": [], "duration_days": -1}, "duration_days must not be negative"),
         ({"events": [], "duration_days": 1.5}, "duration_days must be a whole number"),
@@ -229,3 +243,68 @@ def test_a_repeat_that_never_happens_has_no_later_occurrences_either() -> None:
         {"event_id": "diary", "probability": 0, "repeat": {"every_days": 1}}, duration_days=30
     )
     assert plan.generate("patient-0001", START) == []
+
+
+# -- what a plan keeps, and where a timeline stops --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # a repeat of at most one occurrence is one occurrence
+        (
+            {"events": [{"event_id": "v", "repeat": {"every_days": 7, "max_occurrences": 1}}]},
+            [("v", 0, 1)],
+        ),
+        # a journey of zero days keeps day 0 only
+        (
+            {
+                "duration_days": 0,
+                "events": [{"event_id": "v"}, {"event_id": "w", "delay": {"days": 1}}],
+            },
+            [("v", 0, 1)],
+        ),
+        # an event whose target never happened does not stop the events after it
+        (
+            {
+                "events": [
+                    {"event_id": "randomization", "probability": 0},
+                    {"event_id": "dose", "depends_on": "randomization"},
+                    {"event_id": "follow-up", "delay": {"days": 30}},
+                ]
+            },
+            [("follow-up", 30, 1)],
+        ),
+        # nor does an event past the horizon
+        (
+            {
+                "duration_days": 50,
+                "events": [
+                    {"event_id": "visit", "delay": {"days": 10}},
+                    {"event_id": "late-lab", "depends_on": "visit", "delay": {"days": 100}},
+                    {"event_id": "call", "depends_on": "visit", "delay": {"days": 5}},
+                ],
+            },
+            [("visit", 10, 1), ("call", 15, 1)],
+        ),
+    ],
+)
+def test_a_timeline_holds_these_events(spec: dict[str, Any], expected: list[Any]) -> None:
+    timeline = TimelinePlan.compile(spec).generate("patient-0001", START)
+
+    assert [(e.event_id, e.day_offset, e.occurrence) for e in timeline] == expected
+
+
+@pytest.mark.parametrize(("duration", "kept"), [(365, 365), (0, 0), (None, None)])
+def test_a_plan_says_how_long_the_journey_is(duration: int | None, kept: int | None) -> None:
+    assert _plan({"event_id": "v"}, duration_days=duration).duration_days == kept
+
+
+@pytest.mark.parametrize("start", [date(9999, 12, 25), date(1, 1, 1)])
+def test_a_timeline_past_the_calendar_is_refused_saying_so(start: date) -> None:
+    days = 10 if start.year == 9999 else -10
+    plan = _plan({"event_id": "v", "delay": {"days": days}})
+
+    with pytest.raises(ValueError) as refused:
+        plan.generate("patient-0001", start)
+    assert str(refused.value) == "the timeline runs outside the supported date range"
