@@ -67,7 +67,7 @@ browser: ## Install Debian's chromium for the dashboard's browser test (root, on
 	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium is missing and could not be" \
 		"installed: run 'make browser' as root (apt-get install chromium)" >&2; exit 1; }
 
-# Not part of `make test`: it runs the unit tests once per mutant (about an hour on 2 cores).
+# Not part of `make test`: it runs the unit tests once per mutant (about 25 minutes on 2 cores).
 # One module: make mutation MODULES=timeline
 mutation: $(STAMP) ## Mutation testing of the domain modules (mutmut, one worker); a table of scores
 	$(BIN)/python -m tools.mutation $(MODULES)
