@@ -25,7 +25,9 @@ unauthorized (401/403) or with a 5xx. ``ignored_auth`` runs on the generated cas
 operation refuses a request without, or with a broken, token) but not on the explicit ones,
 whose token it cannot tell from a generated one.
 
-The last tests read what the generated ones recorded: run the module whole, in one process.
+Each test checks what it did on its own (the AWS calls its requests made against the
+functions' policies; per operation, that the fuzzing reached a seeded object), so any
+selection of them (-k, -n) checks as much as the whole module.
 """
 
 from __future__ import annotations
@@ -249,6 +251,46 @@ def after_call(context: Any, case: Any, response: Any) -> None:
         ANSWERED.setdefault(case.operation.label, Counter())[response.status_code] += 1
 
 
+def _refused_by_policy(calls: set[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The calls a function made that its IAM policy in template.yaml does not allow (moto
+    does not enforce IAM: such a call would only fail in AWS)."""
+    template = load_template()
+    return sorted(
+        (function, action, resource)
+        for function, action, resource in calls
+        if (action, resource) not in grants(template, function)
+    )
+
+
+@pytest.fixture
+def allowed_calls_only() -> Iterator[None]:
+    """After the test: every AWS call a function made during it is allowed by its policy."""
+    before = set(RECORDER.calls)
+    yield
+    refused = _refused_by_policy(RECORDER.calls - before)
+    assert refused == [], "\n".join(map(str, refused))
+
+
+@pytest.fixture
+def reaches_real_objects() -> Iterator[None]:
+    """After an operation's generated cases: at least one was answered with a 2xx, so the
+    seeded ids were used, not only random ones. Each operation is checked on its own, so
+    the check holds under -k and -n."""
+    before = {label: Counter(statuses) for label, statuses in ANSWERED.items()}
+    yield
+    answered = {
+        label: statuses - before.get(label, Counter()) for label, statuses in ANSWERED.items()
+    }
+    answered = {label: statuses for label, statuses in answered.items() if statuses}
+    assert answered, "no generated case was answered"
+    without_success = {
+        label: dict(statuses)
+        for label, statuses in answered.items()
+        if not any(200 <= status < 300 for status in statuses)
+    }
+    assert without_success == {}
+
+
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES_PER_OPERATION,
@@ -257,7 +299,9 @@ def after_call(context: Any, case: Any, response: Any) -> None:
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_every_answer_matches_the_document(case: Any, seeded: None) -> None:
+def test_every_answer_matches_the_document(
+    case: Any, seeded: None, reaches_real_objects: None, allowed_calls_only: None
+) -> None:
     # Given a generated request (valid or not, signed or not) for one operation
     # When it goes through the gateway to the handler
     # Then the answer is no 5xx and matches the document in every check
@@ -296,7 +340,9 @@ def _call(event: dict[str, Any], body: bytes | None = None) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("sample", _samples())
-def test_every_sample_event_is_answered_as_documented(sample: str, seeded: None) -> None:
+def test_every_sample_event_is_answered_as_documented(
+    sample: str, seeded: None, allowed_calls_only: None
+) -> None:
     # Given a sample request of events/ (the ones `sam local invoke` and the tests use)
     # When it is sent as the seeded organization
     _, response = _call(load_sample(sample))
@@ -380,7 +426,7 @@ HOSTILE_BODIES = {
 @pytest.mark.parametrize("hostile", sorted(HOSTILE_BODIES))
 @pytest.mark.parametrize("route_key", sorted(BODY_OPERATIONS))
 def test_hostile_bodies_get_a_documented_answer_never_a_5xx(
-    route_key: str, hostile: str, seeded: None
+    route_key: str, hostile: str, seeded: None, allowed_calls_only: None
 ) -> None:
     # Given an operation that takes a body, and a body built to break a parser or a store
     event = load_sample(BODY_OPERATIONS[route_key])
@@ -400,37 +446,6 @@ def test_hostile_bodies_get_a_documented_answer_never_a_5xx(
         assert answer[free] == {"n": 10**30}
 
 
-def _skip_unless_the_whole_module_ran() -> None:
-    if len(ANSWERED) < len(list(schema.get_all_operations())):
-        pytest.skip("reads what the generated tests recorded: run this module whole")
-
-
-def test_the_fuzzing_reached_real_objects_on_every_operation() -> None:
-    """Runs after the generated tests (pytest keeps file order): each operation answered at
-    least one request with a 2xx, so the seeded ids were used, not only random ones."""
-    _skip_unless_the_whole_module_ran()
-    without_success = [
-        label
-        for label, statuses in ANSWERED.items()
-        if not any(200 <= status < 300 for status in statuses)
-    ]
-    assert without_success == []
-
-
-def test_every_aws_call_a_function_made_is_allowed_by_its_policy() -> None:
-    """moto does not enforce IAM: a call the template does not allow would only fail in AWS.
-    Runs after the generated and explicit tests, over every call they made."""
-    if not RECORDER.calls:
-        pytest.skip("run with the other tests of this module (not selected on its own)")
-    template = load_template()
-    refused = sorted(
-        (function, action, resource)
-        for function, action, resource in RECORDER.calls
-        if (action, resource) not in grants(template, function)
-    )
-    assert refused == [], "\n".join(map(str, refused))
-
-
 # Permissions used only on failure paths this run does not provoke, each with its reason.
 USED_ELSEWHERE = {
     ("AdminFunction", "dynamodb:UpdateItem", "SystemEventsTable"): (
@@ -441,11 +456,19 @@ USED_ELSEWHERE = {
 }
 
 
-def test_every_permission_of_the_api_functions_was_used() -> None:
-    """The other way round: what an API function may do, it did during this run (the
-    samples and the fuzzing reach every path), so no permission is there for nothing, but
-    those of USED_ELSEWHERE."""
-    _skip_unless_the_whole_module_ran()
+def test_every_permission_of_the_api_functions_is_used(api: GatewayClient, seeded: None) -> None:
+    """The other way round: what an API function may do, it does when every sample request
+    and two more are sent (this test sends them itself, so it holds alone, under -k and -n),
+    so no permission is there for nothing, but those of USED_ELSEWHERE."""
+    for sample in _samples():
+        _call(load_sample(sample))
+    # What no sample does: read a journey by its id, delete one that has executions.
+    _send_sample(api, "journeys/import-builtin")
+    journey_id = _send_sample(api, "journeys/load-journey")["id"]
+    assert api.request("GET", f"/api/v1/journeys/{journey_id}", headers=AUTH).status == 200
+    _send_sample(api, "journeys/record-execution")
+    deleted = api.request("DELETE", "/api/v1/journeys/diabetic-first-year", headers=AUTH)
+    assert deleted.status < 300, deleted.body
     template = load_template()
     used: dict[str, set[tuple[str, str]]] = {}
     for function, action, resource in RECORDER.calls | set(USED_ELSEWHERE):

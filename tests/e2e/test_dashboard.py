@@ -3,8 +3,8 @@ against the local stack over HTTP: the page signs in with a token, loads the dem
 organization, shows a patient's progress, and unblocks a blocked patient with a reason that
 then appears in the audit history. A failing test leaves a screenshot in tests/e2e/artifacts/.
 
-Chromium comes from ``make browser`` (part of ``make test``); without it these tests are
-skipped, saying why."""
+Chromium comes from ``make browser`` (part of ``make test``); without it these tests fail,
+saying how to install it: a machine without a browser must not pass the browser tests."""
 
 from __future__ import annotations
 
@@ -40,14 +40,12 @@ STAFF_SUB = "dr-vega"
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(
+        pytest.fail(
             f"no Chromium at {CHROMIUM}: `make browser` installs Debian's chromium package "
-            "(it needs root and apt-get)"
+            "(as root, with apt-get)"
         )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed: pip install -r requirements-dev.txt")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

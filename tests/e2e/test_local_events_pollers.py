@@ -402,7 +402,6 @@ def test_a_schedule_fires_on_time_and_by_hand(
 def test_schedules_off_means_no_timers(
     endpoint: str, running: Callable[[EventSources], EventSources]
 ) -> None:
-    recorder = Recorder()
     schedule = ScheduleSource(
         id="Fn.Often",
         function=_function(),
@@ -410,27 +409,29 @@ def test_schedules_off_means_no_timers(
         arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/often",
         input="{}",
     )
-    sources = running(
-        EventSources(
-            EventSourcePlan(schedules=[schedule]), endpoint, invoke=recorder, schedules=False
-        )
-    )
+    plan = EventSourcePlan(schedules=[schedule])
+    off, on = Recorder(), Recorder()
+    sources = running(EventSources(plan, endpoint, invoke=off, schedules=False))
+    running(EventSources(plan, endpoint, invoke=on))
 
-    time.sleep(2)
-
-    assert recorder.events == []
+    # The same schedule with timers on has fired: its moment has come for both.
+    _eventually(lambda: on.events, "the schedule firing where timers are on")
+    assert off.events == []
     assert sources.status()["sources"]["Fn.Often"]["running"] is False
 
 
 def test_stop_is_prompt(endpoint: str) -> None:
-    _, arn = _queue(endpoint)
+    url, arn = _queue(endpoint)
+    recorder = Recorder()
     sources = EventSources(
         EventSourcePlan(queues=[QueueSource(id="Fn.Q", function=_function(), queue_arn=arn)]),
         endpoint,
-        invoke=Recorder(),
+        invoke=recorder,
     )
     sources.start()
-    time.sleep(0.3)
+    _client(endpoint, "sqs").send_message(QueueUrl=url, MessageBody="{}")
+    # Once it has delivered a message, the poller is back in a long poll: stop must cut it.
+    _eventually(lambda: recorder.events, "the poller delivering a message")
 
     started = time.monotonic()
     sources.stop(5)

@@ -350,6 +350,9 @@ def test_a_refused_event_still_counts_for_the_journeys_guards(pipeline: Pipeline
     result = move("p-1", "CONFIRMED", key=KEY)  # guard: requires PAYMENT_SUCCEEDED
 
     assert result.status == 200, result.body
+    assert stage_of("p-1") == "CONFIRMED"
+    last = full_history("p-1", KEY)[-1]
+    assert (last["from_stage"], last["to_stage"]) == ("AWAITING_PAYMENT", "CONFIRMED")
 
 
 # -- clinical blocking -----------------------------------------------------------------------
@@ -378,6 +381,10 @@ def test_a_high_risk_patient_stays_blocked_until_a_person_unblocks_with_a_reason
     unblocked = move("p-1", "SCREENING_COMPLETED", key=KEY, reason="reviewed by Dr. Ruiz")
 
     assert unblocked.status == 200
+    assert stage_of("p-1") == "SCREENING_COMPLETED"
+    last = full_history("p-1", KEY)[-1]
+    assert (last["from_stage"], last["to_stage"]) == ("BLOCKED_HIGH_RISK", "SCREENING_COMPLETED")
+    assert last["reason"] == "reviewed by Dr. Ruiz"
     pipeline.put("BOOKING_CANCELLED", domain_event("p-1", "cancel-after-review"))
     pipeline.drain()
     assert stage_of("p-1") == "CANCELLED"

@@ -16,6 +16,7 @@ import pytest
 
 from journeys_core.data.aws import client, dynamodb
 from journeys_core.data.event_bus import PutOutcome
+from journeys_core.data.system_events import TimeoutGatesRepository
 from journeys_core.services import stale_monitor
 from tests.conftest import invoke
 from tests.support.bus import drain, queue_behind_rule
@@ -179,24 +180,38 @@ def test_moving_to_another_stage_and_back_starts_the_clock_again(clock: Clock, b
     assert timed_out(bus) == [("p-1", "follow-up", "WAITING")]
 
 
-def test_two_overlapping_runs_emit_each_timeout_once(clock: Clock, bus: str) -> None:
+def test_two_overlapping_runs_emit_each_timeout_once(
+    clock: Clock, bus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import_builtins()
     for n in range(40):
         clock.enroll(f"p-{n:02d}", "intake", "AWAITING_PAYMENT", 50 + n)
         clock.enroll(f"q-{n:02d}", "yoga_urban_om", "AWAITING_WAIVER", 30 + n)
-    start = threading.Barrier(2)
+    # Force the overlap: each run reads a batch of gates, then waits until the other has
+    # read the same batch, so both find every gate open and both try to claim it.
+    both_read = threading.Barrier(2, timeout=60)
+    reads: Counter[str] = Counter()
+    read_gates = TimeoutGatesRepository.read_timeout_gates
+
+    def read_then_wait(self: TimeoutGatesRepository, gates: Any) -> Any:
+        stored = read_gates(self, gates)
+        reads[threading.current_thread().name] += 1
+        both_read.wait()
+        return stored
+
+    monkeypatch.setattr(TimeoutGatesRepository, "read_timeout_gates", read_then_wait)
     results: list[Any] = []
 
     def run() -> None:
-        start.wait()
         results.append(stale_monitor.run_scheduled_check(NOW))
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, name=f"run-{n}") for n in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
 
+    assert reads == {"run-0": 2, "run-1": 2}  # one batch per watch, read by both runs
     emitted = Counter(patient for patient, _, _ in timed_out(bus))
     assert len(emitted) == 80
     assert set(emitted.values()) == {1}

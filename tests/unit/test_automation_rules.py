@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from journeys_core.domain.automation import (
     condition_holds,
     derived_event_id,
     matching_rules,
+    new_event_id,
+    new_rule_id,
     playbook_rule_id,
     playbook_rules,
     render_template,
@@ -31,6 +34,8 @@ DETAIL: dict[str, Any] = {
         "note": None,
         "flags": ["cardiac", "medication"],
         "provider": {"name": "stripe"},
+        "refunded": False,
+        "tags": [1, True],
     },
 }
 
@@ -70,6 +75,52 @@ def holds(path: str, op: str, value: Any = ...) -> bool:
         ("payload.provider.name", "eq", "stripe", True),
         ("payload.risk_level.deeper", "exists", True, False),
         ("journey_key", "eq", "intake", True),
+        # ne is eq's opposite, with the same strict JSON equality
+        ("payload.risk_level", "ne", "high", False),
+        ("payload.score", "ne", 87.0, False),
+        ("payload.score", "ne", "87", True),
+        ("payload.paid", "ne", 1, True),
+        # eq on lists and objects compares every element, in order
+        ("payload.flags", "eq", ["cardiac", "medication"], True),
+        ("payload.flags", "eq", ["medication", "cardiac"], False),
+        ("payload.flags", "eq", ["cardiac"], False),
+        ("payload.flags", "eq", "cardiac", False),
+        ("payload.provider", "eq", {"name": "stripe"}, True),
+        ("payload.provider", "eq", {"name": "paypal"}, False),
+        ("payload.provider", "eq", {"title": "stripe"}, False),
+        ("payload.provider", "eq", {"name": "stripe", "id": 1}, False),
+        ("payload.tags", "eq", [1, True], True),
+        ("payload.tags", "eq", [1.0, True], True),
+        ("payload.tags", "eq", [True, 1], False),
+        # false is a value like any other, and only false equals it
+        ("payload.refunded", "eq", False, True),
+        ("payload.refunded", "eq", True, False),
+        ("payload.refunded", "eq", 0, False),
+        ("payload.refunded", "eq", None, False),
+        ("payload.score", "eq", False, False),
+        ("payload.refunded", "in", [0, "false", False], True),
+        ("payload.refunded", "in", [0, None], False),
+        # the ordered operators at the boundary
+        ("payload.ratio", "lt", 0.5, False),
+        ("payload.ratio", "lte", 0.5, True),
+        ("payload.ratio", "lt", 0.51, True),
+        ("payload.ratio", "lte", 0.49, False),
+        ("payload.score", "gte", 87.5, False),
+        ("payload.score", "gt", 86.5, True),
+        ("payload.risk_level", "lt", "high", False),
+        ("payload.risk_level", "lte", "high", True),
+        ("payload.risk_level", "lt", "i", True),
+        ("payload.risk_level", "lte", 1, False),  # a string and a number never compare
+        ("payload.paid", "lt", 2, False),  # nor a boolean and a number
+        ("payload.paid", "lte", 2, False),
+        ("payload.missing", "lt", 1, False),
+        ("payload.missing", "eq", None, False),  # missing is not null
+        ("payload.missing", "in", [None], False),
+        # list indices: digits only, inside the list
+        ("payload.flags.0", "eq", "cardiac", True),
+        ("payload.flags.-1", "exists", True, False),
+        ("payload.flags.x", "exists", True, False),
+        ("payload.note.x", "exists", True, False),
     ],
 )
 def test_a_condition_looks_into_the_event_detail(
@@ -140,6 +191,31 @@ def test_a_template_fills_placeholders_and_leaves_the_rest_as_written() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("template", "text"),
+    [
+        ("refunded: {payload.refunded}", "refunded: false"),
+        ("paid: {payload.paid}", "paid: true"),
+        ("ratio {payload.ratio}, score {payload.score}", "ratio 0.5, score 87"),
+        ("note: {payload.note}", "note: {payload.note}"),  # null is left as written
+        ("{payload.provider}", "{payload.provider}"),  # so are objects
+        ("{payload.flags.0}/{payload.flags.1}", "cardiac/medication"),
+        ("{journey_key}-{patient_id}", "intake-p-1"),
+        ("{payload.risk-level} {a b}", "{payload.risk-level} {a b}"),
+    ],
+)
+def test_a_template_shows_json_values_as_a_reader_expects(template: str, text: str) -> None:
+    assert render_template(template, DETAIL) == text
+
+
+def test_a_template_placeholder_names_at_most_200_characters() -> None:
+    longest, too_long = "y" * 200, "y" * 201
+    context = {longest: "filled", too_long: "filled"}
+
+    assert render_template("{" + longest + "}", context) == "filled"
+    assert render_template("{" + too_long + "}", context) == "{" + too_long + "}"
+
+
 def test_an_emitted_event_id_is_the_same_on_every_run_and_differs_per_action() -> None:
     first = derived_event_id("evt-1", "rule-00000001", 0)
 
@@ -147,6 +223,31 @@ def test_an_emitted_event_id_is_the_same_on_every_run_and_differs_per_action() -
     assert first != derived_event_id("evt-1", "rule-00000001", 1)
     assert first != derived_event_id("evt-2", "rule-00000001", 0)
     assert first.startswith("evt-") and len(first) <= 128
+
+
+# Ids other systems keep: a different derivation after a deploy would make a retried event
+# emit a second event, and importing the playbook again would duplicate every rule.
+@pytest.mark.parametrize(
+    ("made", "expected"),
+    [
+        (lambda: derived_event_id("evt-1", "rule-00000001", 0), "evt-3027e0222c984c02f77dcb02"),
+        (lambda: playbook_rule_id("intake", "high-risk"), "rule-a4b0f779"),
+        (lambda: playbook_rule_id("intake", "stage-timeout"), "rule-cc954cb7"),
+    ],
+)
+def test_a_derived_id_never_changes(made: Any, expected: str) -> None:
+    assert made() == expected
+
+
+@pytest.mark.parametrize(
+    ("new_id", "pattern"),
+    [(new_rule_id, r"rule-[0-9a-f]{8}"), (new_event_id, r"evt-[0-9a-f]{24}")],
+)
+def test_a_new_id_has_the_documented_shape_and_is_fresh(new_id: Any, pattern: str) -> None:
+    first, second = new_id(), new_id()
+
+    assert re.fullmatch(pattern, first), first
+    assert first != second
 
 
 # -- what a rule may say ---------------------------------------------------------------------
@@ -218,6 +319,23 @@ def test_the_playbook_moves_only_to_stages_a_journey_has() -> None:
             ("JOURNEY_STAGE_TIMEOUT", "send_email"),
         ],
     }
+
+
+def test_a_playbook_rule_says_what_it_does_and_where_it_came_from() -> None:
+    rules = playbook_rules({"intake": ["BLOCKED_HIGH_RISK"]})
+
+    assert [(rule_id, body.name, body.description) for rule_id, body in rules] == [
+        (
+            "rule-a4b0f779",
+            "intake: risk analysis high or critical -> BLOCKED_HIGH_RISK",
+            "Default playbook (POST /automation-rules/import-playbook)",
+        ),
+        (
+            "rule-cc954cb7",
+            "intake: stage timeout -> reminder email",
+            "Default playbook (POST /automation-rules/import-playbook)",
+        ),
+    ]
 
 
 def test_playbook_rules_keep_their_ids_and_blocking_goes_first() -> None:

@@ -31,8 +31,7 @@ SPEC: dict[str, Any] = {
         "CONFIRMED": {"requires_events": ["PAYMENT_SUCCEEDED", "FORM_SUBMISSION_COMPLETED"]}
     },
 }
-MACHINE = StageMachine.from_spec("retreat", SPEC)
-FREE = StageMachine.from_spec("intake", {"stages": ["NEW", "WAITING", "DONE"]})
+FREE_SPEC: dict[str, Any] = {"stages": ["NEW", "WAITING", "DONE"]}
 T0 = datetime(2026, 1, 7, 9, 0, tzinfo=UTC)
 
 
@@ -40,11 +39,17 @@ def at(stage: str, version: int = 3) -> CurrentStage:
     return CurrentStage(stage=stage, version=version, entered_at=T0)
 
 
-def decide(
-    current: CurrentStage | None, to_stage: str, machine: StageMachine | None = MACHINE, **kw: Any
-) -> StageChange | None:
+def machine_of(spec: dict[str, Any], key: str = "retreat") -> StageMachine:
+    # Built inside each test, never at import: `make mutation` must see a changed from_spec.
+    machine = StageMachine.from_spec(key, spec)
     assert machine is not None
-    return decide_stage_move(machine, current, MoveRequest(to_stage=to_stage, **kw))
+    return machine
+
+
+def decide(
+    current: CurrentStage | None, to_stage: str, spec: dict[str, Any] = SPEC, **kw: Any
+) -> StageChange | None:
+    return decide_stage_move(machine_of(spec), current, MoveRequest(to_stage=to_stage, **kw))
 
 
 def test_a_spec_without_stages_has_no_machine() -> None:
@@ -52,8 +57,7 @@ def test_a_spec_without_stages_has_no_machine() -> None:
 
 
 def test_the_initial_stage_defaults_to_the_first_stage() -> None:
-    assert FREE is not None
-    assert FREE.initial_stage == "NEW"
+    assert machine_of(FREE_SPEC).initial_stage == "NEW"
 
 
 # -- enrollment ------------------------------------------------------------------------------
@@ -99,8 +103,8 @@ def test_a_stage_without_transitions_listed_is_final() -> None:
 
 
 def test_without_transitions_every_stage_may_follow_every_other() -> None:
-    assert decide(at("DONE"), "NEW", machine=FREE) is not None
-    assert decide(at("NEW"), "DONE", machine=FREE) is not None
+    assert decide(at("DONE"), "NEW", spec=FREE_SPEC) is not None
+    assert decide(at("NEW"), "DONE", spec=FREE_SPEC) is not None
 
 
 def test_a_move_to_the_current_stage_changes_nothing() -> None:
@@ -182,3 +186,159 @@ def test_a_change_is_never_dated_at_or_before_the_stage_it_leaves() -> None:
     assert change_time(T0, at("SCREENING")) == T0 + timedelta(microseconds=1)
     assert change_time(T0 - timedelta(seconds=3), at("SCREENING")) > T0
     assert change_time(T0, None) == T0
+
+
+# -- tables: what the spec says, and what a caller is told -----------------------------------
+
+LATE_START: dict[str, Any] = {"stages": ["DRAFT", "INTAKE", "DONE"], "initial_stage": "INTAKE"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "stage", "allowed_next"),
+    [
+        # no transitions: every other stage, in the order of `stages`
+        (FREE_SPEC, "WAITING", ("NEW", "DONE")),
+        (SPEC, "SCREENING", ("AWAITING_PAYMENT", "BLOCKED", "CANCELLED")),
+        (SPEC, "CANCELLED", ()),  # not a key of transitions: final
+        # an empty transitions table makes every stage final (it is not "no table")
+        ({"stages": ["A", "B"], "transitions": {}}, "A", ()),
+    ],
+)
+def test_where_a_patient_may_go_next(
+    spec: dict[str, Any], stage: str, allowed_next: tuple[str, ...]
+) -> None:
+    assert machine_of(spec).allowed_next(stage) == allowed_next
+
+
+@pytest.mark.parametrize(
+    ("spec", "initial", "locked", "guards"),
+    [
+        (FREE_SPEC, "NEW", frozenset(), {}),
+        (LATE_START, "INTAKE", frozenset(), {}),
+        (
+            SPEC,
+            "SCREENING",
+            frozenset({"BLOCKED"}),
+            {"CONFIRMED": frozenset({"PAYMENT_SUCCEEDED", "FORM_SUBMISSION_COMPLETED"})},
+        ),
+        # a guard without requires_events requires nothing
+        ({"stages": ["A", "B"], "guards": {"B": {}}}, "A", frozenset(), {"B": frozenset()}),
+    ],
+)
+def test_a_spec_compiles_into_its_machine(
+    spec: dict[str, Any], initial: str, locked: frozenset[str], guards: dict[str, Any]
+) -> None:
+    machine = machine_of(spec, key="yoga")
+    assert machine.journey_key == "yoga"
+    assert machine.stages == tuple(spec["stages"])
+    assert machine.initial_stage == initial
+    assert machine.locked_stages == locked
+    assert machine.guards == guards
+
+
+@pytest.mark.parametrize(
+    ("to_stage", "is_person", "enrolled_at"),
+    [
+        ("INTAKE", False, "INTAKE"),  # automation enrolls at the named initial stage...
+        ("INTAKE", True, "INTAKE"),
+        ("DRAFT", True, "DRAFT"),  # ...a person anywhere, even at the first stage
+    ],
+)
+def test_a_named_initial_stage_is_where_automation_enrolls(
+    to_stage: str, is_person: bool, enrolled_at: str
+) -> None:
+    change = decide(None, to_stage, spec=LATE_START, is_person=is_person)
+    assert change == StageChange(from_stage=None, to_stage=enrolled_at, expected_version=None)
+
+
+PAID = frozenset(["PAYMENT_SUCCEEDED"])
+
+
+@pytest.mark.parametrize(
+    ("current", "to_stage", "request_fields", "error", "message"),
+    [
+        (
+            None,
+            "DRAFT",
+            {"is_person": False},
+            Conflict,
+            "automation enrolls only at journey 'retreat''s initial stage 'INTAKE', not 'DRAFT'",
+        ),
+        (
+            "SCREENING",
+            "LIMBO",
+            {},
+            InvalidInput,
+            "status: 'LIMBO' is not a stage of journey 'retreat' (stages: SCREENING, "
+            "AWAITING_PAYMENT, CONFIRMED, BLOCKED, CANCELLED)",
+        ),
+        (
+            None,
+            "SCREENING",
+            {"expected_stage": "SCREENING"},
+            Conflict,
+            "expected the patient in 'SCREENING' of journey 'retreat', "
+            "but the patient is not enrolled",
+        ),
+        (
+            "BLOCKED",
+            "SCREENING",
+            {"expected_stage": "SCREENING"},
+            Conflict,
+            "expected the patient in 'SCREENING' of journey 'retreat', "
+            "but the patient stands in 'BLOCKED'",
+        ),
+        (
+            "BLOCKED",
+            "SCREENING",
+            {"is_person": False, "reason": "rule fired"},
+            Conflict,
+            "'BLOCKED' is a locked stage of journey 'retreat': "
+            "only a person can move the patient out of it",
+        ),
+        (
+            "BLOCKED",
+            "SCREENING",
+            {},
+            Conflict,
+            "leaving the locked stage 'BLOCKED' needs a reason",
+        ),
+        (
+            "SCREENING",
+            "CONFIRMED",
+            {"events_seen": PAID},
+            Conflict,
+            "journey 'retreat' does not allow 'SCREENING' -> 'CONFIRMED'; "
+            "allowed from 'SCREENING': AWAITING_PAYMENT, BLOCKED, CANCELLED",
+        ),
+        (
+            "AWAITING_PAYMENT",
+            "CONFIRMED",
+            {"events_seen": PAID},
+            Conflict,
+            "entering 'CONFIRMED' of journey 'retreat' needs the "
+            "patient to have had FORM_SUBMISSION_COMPLETED first",
+        ),
+    ],
+)
+def test_a_refused_move_says_why(
+    current: str | None,
+    to_stage: str,
+    request_fields: dict[str, Any],
+    error: type[Exception],
+    message: str,
+) -> None:
+    spec = LATE_START if to_stage == "DRAFT" else SPEC
+    with pytest.raises(error) as raised:
+        decide(at(current) if current else None, to_stage, spec=spec, **request_fields)
+    assert str(raised.value) == message
+
+
+def test_a_request_comes_from_a_person_unless_it_says_otherwise() -> None:
+    # A person (the default) leaves a locked stage with a reason; automation never could.
+    change = decide_stage_move(
+        machine_of(SPEC), at("BLOCKED"), MoveRequest(to_stage="SCREENING", reason="reviewed")
+    )
+    assert change == StageChange("BLOCKED", "SCREENING", expected_version=3)
+    assert is_person_actor("6f1c2d3e-nurse")
+    assert not is_person_actor("automation")

@@ -3,7 +3,9 @@ gate, the order of a run and where it resumes, and the scheduled time."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from time import tzset
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from journeys_core.domain.stale_monitor import (
     chunks,
     hours_stale,
     is_stuck,
+    new_timeout_event_id,
     plan_watches,
     scheduled_time,
     sends_email,
@@ -58,9 +61,22 @@ def test_an_enrollment_is_stuck_only_once_it_is_older_than_max_hours(max_hours: 
     assert is_stuck(threshold - MINUTE, max_hours, NOW)
 
 
-def test_hours_stale_is_the_time_in_the_stage_to_one_decimal() -> None:
-    assert hours_stale(NOW - timedelta(hours=48, minutes=30), NOW) == 48.5
-    assert hours_stale(NOW - timedelta(hours=24, seconds=1), NOW) == 24.0
+@pytest.mark.parametrize(
+    ("in_stage", "shown"),
+    [
+        (timedelta(hours=48, minutes=30), 48.5),
+        (timedelta(hours=24, seconds=1), 24.0),
+        (timedelta(hours=48, minutes=2), 48.0),  # 48.03: one decimal, rounded down
+        (timedelta(hours=48, minutes=5), 48.1),  # 48.08: rounded up
+        (timedelta(hours=1000, minutes=59), 1001.0),
+        (timedelta(hours=9999), 9999.0),
+        (timedelta(minutes=6), 0.1),
+    ],
+)
+def test_hours_stale_is_the_time_in_the_stage_to_one_decimal(
+    in_stage: timedelta, shown: float
+) -> None:
+    assert hours_stale(NOW - in_stage, NOW) == shown
 
 
 def test_only_send_and_request_actions_send_email() -> None:
@@ -107,9 +123,17 @@ def test_a_timeout_carries_the_rule_and_the_stay() -> None:
         "stage": "AWAITING_BIRTH_DATA",
         "hours_stale": 30.0,
         "action": "request_birth_data",
-        "email_subject": watch.rules[0].email_subject,
+        "email_subject": "🌙 Necesitamos tus datos de nacimiento para preparar tu Carta Natal",
         "event_id": "timeout-1",
     }
+    assert timeout.entered_at == NOW - timedelta(hours=30)  # the stay the gate remembers
+
+
+def test_a_timeout_event_id_is_fresh_each_time() -> None:
+    first, second = new_timeout_event_id(), new_timeout_event_id()
+
+    assert re.fullmatch(r"timeout-[0-9a-f]{24}", first), first
+    assert first != second
 
 
 class TestTheGate:
@@ -130,6 +154,9 @@ class TestTheGate:
         assert not timeout_gate_is_open(self.gate(timedelta(hours=23)), self.entered, NOW)
         assert timeout_gate_is_open(self.gate(timedelta(hours=24)), self.entered, NOW)
 
+    def test_a_gate_that_never_recorded_a_timeout_is_open(self) -> None:
+        assert timeout_gate_is_open({"entered_at": self.entered}, self.entered, NOW)
+
     def test_a_new_stay_in_the_stage_opens_it_at_once(self) -> None:
         moved_back = format_timestamp(NOW - timedelta(hours=3))
         assert timeout_gate_is_open(self.gate(timedelta(hours=1)), moved_back, NOW)
@@ -142,10 +169,13 @@ class TestTheGate:
 
 
 class TestTheRunOrder:
-    watches = stage_watches(
-        ("org-a", key, {"stale_rules": [{"stage": "S", "max_hours": 1, "action": "a"}]})
-        for key in ("j1", "j2", "j3", "j4")
-    )
+    @property
+    def watches(self) -> list[Any]:
+        # Built in each test, not at import: `make mutation` must see a changed stage_watches.
+        return stage_watches(
+            ("org-a", key, {"stale_rules": [{"stage": "S", "max_hours": 1, "action": "a"}]})
+            for key in ("j1", "j2", "j3", "j4")
+        )
 
     def test_without_a_checkpoint_every_watch_from_its_start(self) -> None:
         plan = plan_watches(self.watches, None)
@@ -180,16 +210,56 @@ def test_chunks_cut_batches_of_at_most_the_size_given() -> None:
     ]
 
 
+NO_TIME = "the scheduled event carries no 'time' (see events/stale_monitor/)"
+
+
 class TestScheduledTime:
-    def test_now_is_the_time_of_the_scheduled_event(self) -> None:
-        assert scheduled_time({"time": "2026-11-21T10:00:00Z"}) == NOW
+    @pytest.mark.parametrize(
+        "time", ["2026-11-21T10:00:00Z", "2026-11-21T11:00:00+01:00", "2026-11-21T10:00:00+00:00"]
+    )
+    def test_now_is_the_time_of_the_scheduled_event_in_utc(
+        self, time: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # On a machine whose clock is not on UTC, "now" is still UTC.
+        monkeypatch.setenv("TZ", "America/Bogota")
+        tzset()
+        try:
+            moment = scheduled_time({"time": time})
+        finally:
+            monkeypatch.undo()
+            tzset()
+
+        assert moment == NOW
+        assert moment.isoformat() == "2026-11-21T10:00:00+00:00"
 
     @pytest.mark.parametrize(
-        "event", [{}, {"time": ""}, {"time": "yesterday"}, {"time": "2026-11-21T10:00:00"}]
+        ("event", "message"),
+        [
+            ({}, NO_TIME),
+            ({"time": ""}, NO_TIME),
+            ({"time": 1795255200}, NO_TIME),  # epoch seconds are not what EventBridge sends
+            (None, NO_TIME),
+            (["2026-11-21T10:00:00Z"], NO_TIME),
+            (
+                {"time": "yesterday"},
+                "the scheduled event's time 'yesterday' is not an ISO 8601 time",
+            ),
+            (
+                {"time": "2026-11-21T10:00:00z"},
+                "the scheduled event's time '2026-11-21T10:00:00z' is not an ISO 8601 time",
+            ),
+            (
+                {"time": "2026-11-21T10:00:00"},
+                "the scheduled event's time '2026-11-21T10:00:00' has no time zone",
+            ),
+        ],
     )
-    def test_an_event_without_a_usable_time_is_refused(self, event: dict[str, Any]) -> None:
-        with pytest.raises(ValueError, match="time"):
+    def test_an_event_without_a_usable_time_is_refused_saying_why(
+        self, event: Any, message: str
+    ) -> None:
+        with pytest.raises(ValueError) as refused:
             scheduled_time(event)
+        assert str(refused.value) == message
 
 
 def test_the_email_names_the_patient_the_journey_and_the_stage() -> None:

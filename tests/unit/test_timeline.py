@@ -349,11 +349,14 @@ def test_a_cohort_never_sees_an_event_past_the_horizon() -> None:
 
 # --------------------------------------------------------------------- determinism
 
-WIDE = _plan(
-    _event("visit", delay={"min_days": 0, "max_days": 100_000}),
-    _event("screening", delay={"min_days": 0, "max_days": 100_000}, probability=0.5),
-    _event("lab", depends_on="visit", delay={"min_days": 0, "max_days": 100_000}),
-)
+
+def wide() -> TimelinePlan:
+    # Compiled in each test, not at import: `make mutation` must see a changed compile.
+    return _plan(
+        _event("visit", delay={"min_days": 0, "max_days": 100_000}),
+        _event("screening", delay={"min_days": 0, "max_days": 100_000}, probability=0.5),
+        _event("lab", depends_on="visit", delay={"min_days": 0, "max_days": 100_000}),
+    )
 
 
 def _as_rows(timeline: list[ScheduledEvent]) -> list[list[Any]]:
@@ -361,8 +364,8 @@ def _as_rows(timeline: list[ScheduledEvent]) -> list[list[Any]]:
 
 
 def test_the_same_request_gives_the_same_dates() -> None:
-    first = WIDE.generate("patient-0042", START, seed=11)
-    again = WIDE.generate("patient-0042", START, seed=11)
+    first = wide().generate("patient-0042", START, seed=11)
+    again = wide().generate("patient-0042", START, seed=11)
     recompiled = _plan(
         _event("visit", delay={"min_days": 0, "max_days": 100_000}),
         _event("screening", delay={"min_days": 0, "max_days": 100_000}, probability=0.5),
@@ -373,11 +376,11 @@ def test_the_same_request_gives_the_same_dates() -> None:
 
 def test_dates_do_not_depend_on_the_order_or_batch_of_entities() -> None:
     # Given each patient's timeline generated on its own
-    alone = {patient: WIDE.generate(patient, START, seed=3) for patient in PATIENTS[:200]}
+    alone = {patient: wide().generate(patient, START, seed=3) for patient in PATIENTS[:200]}
     # When the same patients are generated in a shuffled batch, twice over, interleaved
     shuffled = PATIENTS[:200] * 2
     random.Random(5).shuffle(shuffled)
-    batch = [(patient, WIDE.generate(patient, START, seed=3)) for patient in shuffled]
+    batch = [(patient, wide().generate(patient, START, seed=3)) for patient in shuffled]
     # Then every patient gets exactly the same events, dates and probability outcomes
     for patient, timeline in batch:
         assert timeline == alone[patient]
@@ -392,7 +395,7 @@ def test_an_event_keeps_its_dates_when_other_events_are_added() -> None:
         _event("lab", depends_on="visit", delay={"min_days": 0, "max_days": 100_000}),
     )
     for patient in PATIENTS[:50]:
-        original = {(e.event_id, e.day_offset) for e in WIDE.generate(patient, START, 9)}
+        original = {(e.event_id, e.day_offset) for e in wide().generate(patient, START, 9)}
         extended = {(e.event_id, e.day_offset) for e in bigger.generate(patient, START, 9)}
         assert extended - {("intro", 0)} == original
 
@@ -400,7 +403,7 @@ def test_an_event_keeps_its_dates_when_other_events_are_added() -> None:
 def test_a_fresh_interpreter_gives_the_same_dates() -> None:
     # Given timelines generated in this process
     patients = PATIENTS[:40]
-    here = {patient: _as_rows(WIDE.generate(patient, START, seed=2024)) for patient in patients}
+    here = {patient: _as_rows(wide().generate(patient, START, seed=2024)) for patient in patients}
     # When a new interpreter, with another hash seed, generates them
     script = f"""
 import json
