@@ -87,8 +87,9 @@ def journey_history(
     caller: Staff,
     limit: Limit = 50,
     cursor: Cursor = None,
+    episode: Annotated[int | None, Query(ge=1)] = None,
 ) -> JourneyHistoryPage:
-    return patients.journey_history(caller.org, patient_id, key, limit, cursor)
+    return patients.journey_history(caller.org, patient_id, key, limit, cursor, episode)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

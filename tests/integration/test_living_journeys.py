@@ -175,3 +175,90 @@ def test_a_cached_active_definition_never_enrolls_into_a_retired_journey() -> No
     assert late.status == 409
     assert get_patient("p-2").status == 404
     assert walker.status == 200
+
+
+# -- episodes --------------------------------------------------------------------------------
+
+CARE: dict[str, Any] = {
+    "stages": ["OPEN", "TREATING", "DISCHARGED"],
+    "transitions": {"OPEN": ["TREATING"], "TREATING": ["DISCHARGED"]},  # DISCHARGED is final
+    "reentry": {"allowed": True, "max_episodes": 2},
+}
+
+
+def history_of(patient_id: str, **query: str) -> list[dict[str, Any]]:
+    event = api_event(
+        "patients/get-journey-history",
+        path_params={"patient_id": patient_id, "key": "care"},
+        query=query,
+        org="org-a",
+    )
+    return list(invoke("patients", event).body["items"])
+
+
+def test_reaching_a_final_stage_ends_the_episode_and_reentry_starts_the_next() -> None:
+    define_journey("care", CARE)
+    for stage in ("OPEN", "TREATING", "DISCHARGED"):
+        move("p-1", stage, key="care")
+
+    ended = get_patient("p-1").body["enrollments"]["care"]
+    again = move("p-1", "OPEN", key="care")
+    second = again.body["enrollments"]["care"]
+    for stage in ("TREATING", "DISCHARGED"):
+        move("p-1", stage, key="care")
+    third = move("p-1", "OPEN", key="care")
+
+    assert (ended["episode"], ended["episodes_ended"], ended["ended_at"] is not None) == (
+        1,
+        1,
+        True,
+    )
+    assert again.status == 200, again.body
+    assert (second["episode"], second["stage"], second["ended_at"]) == (2, "OPEN", None)
+    assert third.status == 409
+    assert "max_episodes" in third.body["message"]
+    first_episode = history_of("p-1", episode="1")
+    second_episode = history_of("p-1", episode="2")
+    assert [e["to_stage"] for e in first_episode] == ["OPEN", "TREATING", "DISCHARGED"]
+    assert [e["to_stage"] for e in second_episode] == ["OPEN", "TREATING", "DISCHARGED"]
+    assert second_episode[0]["from_stage"] is None  # a new episode is an enrollment
+    assert len(history_of("p-1")) == 6
+
+
+def test_a_journey_without_reentry_names_the_rule_when_asked_again() -> None:
+    define_journey("care", {**CARE, "reentry": {"allowed": False}})
+    for stage in ("OPEN", "TREATING", "DISCHARGED"):
+        move("p-1", stage, key="care")
+
+    refused = move("p-1", "OPEN", key="care")
+
+    assert refused.status == 409
+    assert "reentry.allowed" in refused.body["message"]
+    assert get_patient("p-1").body["journey_status"] == {"care": "DISCHARGED"}
+
+
+def test_reentry_waits_min_days_between_episodes() -> None:
+    define_journey("care", {**CARE, "reentry": {"allowed": True, "min_days_between": 30}})
+    for stage in ("OPEN", "TREATING", "DISCHARGED"):
+        move("p-1", stage, key="care")
+
+    refused = move("p-1", "OPEN", key="care")
+
+    assert refused.status == 409
+    assert "min_days_between" in refused.body["message"]
+
+
+def test_final_stages_may_be_named_and_an_unknown_one_is_refused() -> None:
+    named = define_journey("named", {"stages": ["A", "B"], "final_stages": ["B"]})
+    event = api_event(
+        "journeys/save-journey",
+        body={"name": "bad", "journey_spec": {"stages": ["A"], "final_stages": ["Z"]}},
+        org="org-a",
+    )
+
+    assert named.status == 201
+    assert invoke("journeys", event).status == 422
+    move("p-1", "A", key="named")
+    assert get_patient("p-1").body["enrollments"]["named"]["ended_at"] is None
+    move("p-1", "B", key="named")
+    assert get_patient("p-1").body["enrollments"]["named"]["episodes_ended"] == 1

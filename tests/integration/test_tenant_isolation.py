@@ -87,6 +87,13 @@ MATRIX: dict[str, list[Aim]] = {
         Aim("/api/v1/journeys/{journey}", 404),
         Aim("/api/v1/journeys/{journey_id}?delete_executions=true", 404),
     ],
+    "POST /api/v1/journeys/{name_or_id}/migrations": [
+        Aim("/api/v1/journeys/{journey}/migrations", 404, {"dry_run": True}),
+        Aim("/api/v1/journeys/{journey_id}/migrations", 404, {"stage_map": {}}),
+    ],
+    "GET /api/v1/journeys/{name_or_id}/migrations/{migration_id}": [
+        Aim("/api/v1/journeys/{journey}/migrations/mig-0123456789abcdef", 404),
+    ],
     "GET /api/v1/journeys/{name_or_id}/versions": [
         Aim("/api/v1/journeys/{journey}/versions", 404, role="reader"),
     ],

@@ -61,12 +61,13 @@ class JourneyAnalyticsReader:
                 ":start": {"S": format_timestamp(start)},
                 ":end": {"S": format_timestamp(end)},
             },
-            ProjectionExpression="#patient, #from, #to, #at",
+            ProjectionExpression="#patient, #from, #to, #at, #episode",
             ExpressionAttributeNames={
                 "#patient": "patient_id",
                 "#from": "from_stage",
                 "#to": "to_stage",
                 "#at": "changed_at",
+                "#episode": "episode",
             },
         )
         return [
@@ -75,6 +76,7 @@ class JourneyAnalyticsReader:
                 from_stage=item.get("from_stage", {}).get("S"),  # NULL on enrollment
                 to_stage=item["to_stage"]["S"],
                 changed_at=datetime.fromisoformat(item["changed_at"]["S"]),
+                episode=int(item.get("episode", {}).get("N", "1")),
             )
             for item in items
         ]

@@ -71,9 +71,17 @@ class JourneyLogRepository:
         self.table = table_name
 
     def history(
-        self, org: str, patient_id: str, journey_key: str, limit: int, cursor: str | None
+        self,
+        org: str,
+        patient_id: str,
+        journey_key: str,
+        limit: int,
+        cursor: str | None,
+        episode: int | None = None,
     ) -> tuple[list[JourneyLogEntry], str | None]:
-        """One page of a patient's entries in a journey, oldest first (one Query)."""
+        """One page of a patient's entries in a journey, oldest first (one Query; with
+        ``episode``, filtered by DynamoDB: entries from before episodes were kept are of
+        episode 1)."""
         pk = log_pk(org, patient_id, journey_key)
         params: dict[str, Any] = {
             "TableName": self.table,
@@ -81,6 +89,13 @@ class JourneyLogRepository:
             "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ScanIndexForward": True,
         }
+        if episode is not None:
+            params["ExpressionAttributeValues"][":episode"] = {"N": str(episode)}
+            params["FilterExpression"] = (
+                "episode = :episode OR attribute_not_exists(episode)"
+                if episode == 1
+                else "episode = :episode"
+            )
         with throttling_as_unavailable("journey history"):
             page, next_cursor = query_page(
                 params,

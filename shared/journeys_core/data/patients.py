@@ -305,6 +305,9 @@ class PatientsRepository:
                 "version": enrollment.version,
                 "definition_version": enrollment.definition_version,
                 "stage_pk": stage_pk(org, enrollment.journey_key, enrollment.stage),
+                "episode": enrollment.episode,
+                "ended_at": format_timestamp(enrollment.ended_at) if enrollment.ended_at else None,
+                "episodes_ended": enrollment.episodes_ended,
             }
         )
         if expected_version is None:
@@ -342,13 +345,13 @@ class PatientsRepository:
                 org,
                 enrollment.journey_key,
                 journey_id,
-                journey_version if expected_version is None else None,
+                journey_version if planned.enrolls else None,
             )
         )
         try:
             self._db.transact_write_items(TransactItems=actions)
         except Exception as error:
-            translated = _stage_change_error(error, entry)
+            translated = _stage_change_error(error, entry, journey_check=len(actions) - 1)
             if translated is None:
                 raise
             raise translated from error
@@ -404,7 +407,9 @@ class PatientsRepository:
         }
 
 
-def _stage_change_error(error: Exception, entry: JourneyLogEntry) -> DomainError | None:
+def _stage_change_error(
+    error: Exception, entry: JourneyLogEntry, journey_check: int
+) -> DomainError | None:
     """The one translation of a failed stage-change transaction into a domain error."""
     code = error_code(error)
     where = f"patient {entry.patient_id!r} in journey {entry.journey_key!r}"
@@ -412,7 +417,8 @@ def _stage_change_error(error: Exception, entry: JourneyLogEntry) -> DomainError
         reasons = cancellation_reasons(error)
         if THROTTLED_REASONS.intersection(reasons):
             return unavailable(f"moving {where}")
-        if reasons[-1:] == ["ConditionalCheckFailed"] and reasons[0] != "ConditionalCheckFailed":
+        failed = [i for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
+        if failed == [journey_check]:
             return JourneyChanged(
                 f"journey {entry.journey_key!r} was deleted, retired or saved anew meanwhile; "
                 "nothing was changed, retry"

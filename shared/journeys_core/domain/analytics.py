@@ -59,6 +59,7 @@ class LogPoint:
     from_stage: str | None
     to_stage: str
     changed_at: datetime
+    episode: int = 1
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,11 @@ class Stay:
 
 
 def stays_from_log(points: Iterable[LogPoint]) -> list[Stay]:
-    """Every stay opened in the period: each entry opens one, the patient's next closes it."""
-    by_patient: dict[str, list[LogPoint]] = defaultdict(list)
+    """Every stay opened in the period: each entry opens one, the patient's next entry in the
+    same episode closes it (each episode of a patient is its own course)."""
+    by_patient: dict[tuple[str, int], list[LogPoint]] = defaultdict(list)
     for point in points:
-        by_patient[point.patient_id].append(point)
+        by_patient[(point.patient_id, point.episode)].append(point)
     stays: list[Stay] = []
     for entries in by_patient.values():
         entries.sort(key=lambda p: p.changed_at)

@@ -40,6 +40,8 @@ class StageMachine:
     transitions: Mapping[str, tuple[str, ...]] | None = None
     locked_stages: frozenset[str] = frozenset()
     guards: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    final_stages: frozenset[str] = frozenset()
+    reentry: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, journey_key: str, spec: Mapping[str, Any]) -> StageMachine | None:
@@ -63,6 +65,12 @@ class StageMachine:
                 stage: frozenset(guard.get("requires_events") or ())
                 for stage, guard in guards.items()
             },
+            final_stages=frozenset(
+                spec["final_stages"]
+                if spec.get("final_stages") is not None
+                else (s for s in stages if transitions is not None and not transitions.get(s))
+            ),
+            reentry=dict(spec.get("reentry") or {}),
         )
 
     def allowed_next(self, stage: str) -> tuple[str, ...]:
@@ -188,6 +196,41 @@ class PlannedMove:
     expected_version: int | None
     expected_stage: str | None
     event_type_seen: str | None
+    # A first enrollment or a new episode: the journey must be active, at the version
+    # enrolled in, and counts the enrollment.
+    enrolls: bool = False
+
+
+def is_reentry(enrollment: Enrollment | None, move: StageMove) -> bool:
+    """A move of a patient whose episode ended (to another stage) starts a new episode."""
+    return (
+        enrollment is not None
+        and enrollment.ended_at is not None
+        and move.to_stage != enrollment.stage
+        and move.expected_stage in (None, enrollment.stage)
+    )
+
+
+def check_reentry(machine: StageMachine, ended: Enrollment, now: datetime) -> None:
+    """A patient whose episode ended starts episode N+1 only as ``reentry`` allows."""
+    key, rules = machine.journey_key, machine.reentry
+    if not rules.get("allowed"):
+        raise Conflict(
+            f"the patient's episode of journey {key!r} ended in {ended.stage!r} and the "
+            "journey allows no re-entry (reentry.allowed is false)"
+        )
+    min_days = rules.get("min_days_between")
+    if min_days and ended.ended_at and now - ended.ended_at < timedelta(days=min_days):
+        raise Conflict(
+            f"journey {key!r} allows re-entry {min_days} days after an episode ends "
+            f"(reentry.min_days_between); this one ended {ended.ended_at.isoformat()}"
+        )
+    most = rules.get("max_episodes")
+    if most and ended.episode >= most:
+        raise Conflict(
+            f"journey {key!r} allows at most {most} episodes (reentry.max_episodes); "
+            f"the patient had {ended.episode}"
+        )
 
 
 def plan_stage_move(
@@ -202,10 +245,16 @@ def plan_stage_move(
 ) -> PlannedMove | None:
     """The writes of ``move`` for a patient read just before (its enrollment in the journey
     and the events it has had), or None when it already stands there. Raises what
-    :func:`decide_stage_move` raises."""
+    :func:`decide_stage_move` raises.
+
+    Reaching a final stage ends the episode; a move of a patient whose episode ended is a
+    new enrollment (episode N+1, checked like a first one) when ``reentry`` allows it."""
+    reenters = is_reentry(enrollment, move)
+    if reenters and enrollment is not None:
+        check_reentry(machine, enrollment, now)
     current = (
         CurrentStage(enrollment.stage, enrollment.version, enrollment.entered_at)
-        if enrollment
+        if enrollment and not reenters
         else None
     )
     trigger = move.trigger_event_type
@@ -222,14 +271,25 @@ def plan_stage_move(
     )
     if change is None:
         return None
-    changed_at = change_time(now, current)
+    changed_at = change_time(
+        now,
+        CurrentStage(enrollment.stage, enrollment.version, enrollment.entered_at)
+        if enrollment
+        else None,
+    )
+    episode = (enrollment.episode + 1 if reenters else enrollment.episode) if enrollment else 1
+    ends = change.to_stage in machine.final_stages
+    ended_before = enrollment.episodes_ended if enrollment else 0
     moved = Enrollment(
         journey_key=move.journey_key,
         stage=change.to_stage,
         entered_at=changed_at,
-        enrolled_at=enrollment.enrolled_at if enrollment else changed_at,
-        version=change.new_version,
+        enrolled_at=changed_at if reenters or not enrollment else enrollment.enrolled_at,
+        version=enrollment.version + 1 if enrollment else change.new_version,
         definition_version=definition_version,
+        episode=episode,
+        ended_at=changed_at if ends else None,
+        episodes_ended=ended_before + 1 if ends else ended_before,
     )
     entry = JourneyLogEntry(
         id=entry_id,
@@ -244,12 +304,14 @@ def plan_stage_move(
         trigger_event_id=move.trigger_event_id,
         trigger_event_type=trigger,
         definition_version=definition_version,
+        episode=episode,
     )
     return PlannedMove(
         enrollment=moved,
         entry=entry,
-        expected_version=change.expected_version,
-        expected_stage=change.from_stage,
+        expected_version=enrollment.version if enrollment else None,
+        expected_stage=enrollment.stage if enrollment else None,
+        enrolls=enrollment is None or reenters,
         event_type_seen=trigger if trigger and trigger not in events_seen else None,
     )
 

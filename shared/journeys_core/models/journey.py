@@ -93,6 +93,14 @@ class Guard(Strict):
     requires_events: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = []
 
 
+class Reentry(Strict):
+    """Whether a patient whose episode ended (a final stage) may start the journey again."""
+
+    allowed: bool = False
+    min_days_between: Annotated[int, Field(ge=0, le=36500)] | None = None
+    max_episodes: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
 class StaleRule(Strict):
     stage: StageName
     max_hours: Annotated[float, Field(gt=0, le=24 * 366)]
@@ -117,6 +125,8 @@ class JourneySpec(BaseModel):
     locked_stages: list[StageName] | None = None
     guards: dict[StageName, Guard] | None = None
     stale_rules: list[StaleRule] | None = None
+    final_stages: list[StageName] | None = None
+    reentry: Reentry | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> JourneySpec:
@@ -144,6 +154,7 @@ class JourneySpec(BaseModel):
             "locked_stages": self.locked_stages or [],
             "guards": list(self.guards or {}),
             "stale_rules": [r.stage for r in self.stale_rules or []],
+            "final_stages": self.final_stages or [],
         }
         named = {field: refs for field, refs in stage_fields.items() if refs}
         if not self.stages:

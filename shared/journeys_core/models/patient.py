@@ -81,6 +81,10 @@ class Enrollment(BaseModel):
     enrolled_at: datetime
     version: int
     definition_version: int
+    # Episodes: the current one's number, when it ended (a final stage), how many ended.
+    episode: int = 1
+    ended_at: datetime | None = None
+    episodes_ended: int = 0
 
 
 class PatientView(BaseModel):
@@ -112,6 +116,7 @@ class JourneyLogEntry(BaseModel):
     trigger_event_id: str | None = None
     trigger_event_type: str | None = None
     definition_version: int
+    episode: int = 1
 
 
 class JourneyHistoryPage(Page[JourneyLogEntry]):

@@ -14,7 +14,7 @@ from journeys_core.data.journey_log import new_log_entry_id
 from journeys_core.data.patients import PatientRecord
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.data.warm_cache import warm_cache
-from journeys_core.domain.stage_machine import StageMachine, plan_stage_move
+from journeys_core.domain.stage_machine import StageMachine, is_reentry, plan_stage_move
 from journeys_core.errors import Conflict, InvalidInput, JourneyChanged, NotFound
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
 from journeys_core.models.patient import (
@@ -80,13 +80,18 @@ def list_patients_in_stage(
 
 
 def journey_history(
-    org: str, patient_id: str, journey_key: str, limit: int = 50, cursor: str | None = None
+    org: str,
+    patient_id: str,
+    journey_key: str,
+    limit: int = 50,
+    cursor: str | None = None,
+    episode: int | None = None,
 ) -> JourneyHistoryPage:
-    """A patient's log entries in one journey, oldest first (one Query; one more only to
-    tell an unknown patient (404) from one with no history)."""
+    """A patient's log entries in one journey (of one episode, if given), oldest first (one
+    Query; one more only to tell an unknown patient (404) from one with no history)."""
     _check_ids(patient_id, journey_key)
     items, next_cursor = repositories.journey_log().history(
-        org, patient_id, journey_key, limit, cursor
+        org, patient_id, journey_key, limit, cursor, episode
     )
     if not items and not cursor and not repositories.patients().read(org, patient_id).exists:
         raise NotFound(f"patient {patient_id!r} not found")
@@ -186,14 +191,15 @@ def _move(move: StageMove, patient: PatientRecord | None) -> PatientView:
         else repository.read(move.org, move.patient_id)
     )
     enrollment = record.enrollments.get(move.journey_key)
-    if enrollment is None and not current.is_active:
+    enrolls = enrollment is None or is_reentry(enrollment, move)
+    if enrolls and not current.is_active:
         raise Conflict(
             f"journey {move.journey_key!r} is retired (is_active=false): it takes no new "
             "enrollments; patients already in it still move"
         )
     definition = (
         pinned_definition(move.org, current, enrollment.definition_version)
-        if enrollment
+        if enrollment and not enrolls
         else current
     )
     planned = plan_stage_move(
