@@ -280,14 +280,17 @@ class DefinitionsRepository:
             params["KeyConditionExpression"] += " AND begins_with(stale_sk, :org)"
             params["ExpressionAttributeValues"][":org"] = {"S": stale_rules_sk(org, "")}
         _project(params, ["organization_id", "name", "spec_json"])
-        return [
+        watched = (
             WatchedDefinition(
                 org=item["organization_id"]["S"],
                 name=item["name"]["S"],
                 journey_spec=json.loads(item["spec_json"]["S"]),
             )
             for item in self._query_all(**params)
-        ]
+        )
+        # The prefix ends in '#', which no organization id holds; the exact comparison keeps
+        # another organization out even so.
+        return [found for found in watched if org is None or found.org == org]
 
     def existing_names(self, org: str) -> set[str]:
         items = self._query_all(

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from journeys_core.models.common import Page, Strict
+from journeys_core.models.common import OrganizationId, Page, Strict
 from journeys_core.models.journey import JourneyName, StageName
 from journeys_core.models.patient import PatientId
 
@@ -45,14 +45,12 @@ SubmittableEvent = Literal[
 RULE_ID_PATTERN = r"^rule-[0-9a-f]{8}$"
 # Event ids travel in DynamoDB keys and log entries: no spaces, no '#'.
 EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-ORGANIZATION_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 EVENT_TYPE_PATTERN = r"^[A-Z][A-Z0-9_]{2,63}$"
 # A dotted path into an event's ``detail``: ``payload.risk_level``, ``journey_key``.
 CONDITION_PATH_PATTERN = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,9}$"
 
 RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
-OrganizationId = Annotated[str, StringConstraints(pattern=ORGANIZATION_PATTERN)]
 EventTypeName = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
 ConditionPath = Annotated[str, StringConstraints(pattern=CONDITION_PATH_PATTERN)]
 ConditionOp = Literal["eq", "ne", "in", "gt", "gte", "lt", "lte", "exists"]

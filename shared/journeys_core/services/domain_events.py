@@ -4,24 +4,19 @@ service's bus, where they take the same path as every other producer's events.""
 from __future__ import annotations
 
 import json
-import re
 
 from journeys_core.clock import utc_now
 from journeys_core.data.event_bus import EventNotPublished, put_event
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.domain.automation import new_event_id
 from journeys_core.errors import InvalidInput, PayloadTooLarge, ServiceUnavailable
-from journeys_core.models.automation import (
-    ORGANIZATION_PATTERN,
-    DomainEventSubmission,
-    EventAccepted,
-)
+from journeys_core.models.automation import DomainEventSubmission, EventAccepted
+from journeys_core.models.common import is_organization_id
 from journeys_core.settings import get_settings
 
 API_SOURCE = "journeys.api"
 # EventBridge takes entries up to 256 KB; leave room for the envelope.
 MAX_DETAIL_BYTES = 240_000
-_ORGANIZATION = re.compile(ORGANIZATION_PATTERN)
 
 
 def submit_domain_event(
@@ -29,7 +24,7 @@ def submit_domain_event(
 ) -> EventAccepted:
     """Put the event on the bus for the caller's organization; its event id (the one given,
     else a new one). Processing happens later, once per event id."""
-    if not _ORGANIZATION.fullmatch(org):
+    if not is_organization_id(org):
         raise InvalidInput("organization_id: the token's organization cannot receive events")
     event_id = submission.event_id or new_event_id()
     detail = {
