@@ -5,13 +5,16 @@ a 500, never silently dropped."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from journeys_core.clock import utc_now
+from journeys_core.domain.timeline import TimelinePlan
 from tests.conftest import invoke
 from tests.support.events import api_event
+from tests.support.patients import define_journey
 from tests.support.stale_monitor import Clock, import_builtins
 
 FORGED_ORGS = ["org-a#", "org-a#JOURNEY#", "org/a", "o" * 1000, " org-a", "#"]
@@ -65,3 +68,78 @@ def test_a_group_is_its_whole_name_and_unknown_names_grant_nothing(aws: None, gr
     answer = invoke("admin", event)
 
     assert answer.status == 403, answer.body
+
+
+HUNDRED_YEARS_OF_DAILY_EVENTS: dict[str, Any] = {
+    "duration_days": 36500,
+    "events": [{"event_id": f"e{i}", "repeat": {"every_days": 1}} for i in range(500)],
+}
+
+
+def test_a_spec_that_could_schedule_millions_of_events_is_refused_when_saved(aws: None) -> None:
+    body = {"name": "forever", "journey_spec": HUNDRED_YEARS_OF_DAILY_EVENTS}
+    began = time.perf_counter()
+
+    answer = invoke("journeys", api_event("journeys/save-journey", body=body))
+
+    assert time.perf_counter() - began < 1.0
+    assert answer.status == 422, answer.body
+    assert "events" in answer.body["message"] and "25000" in answer.body["message"]
+
+
+def test_a_timeline_over_the_cap_is_refused_before_any_generation(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a journey whose timelines hold up to 26 events each
+    spec = {"duration_days": 25, "events": [{"event_id": "daily", "repeat": {"every_days": 1}}]}
+    define_journey("daily", spec)
+    monkeypatch.setattr(
+        TimelinePlan, "generate", lambda *a, **k: pytest.fail("generated before refusing")
+    )
+    body = {"entity_ids": [f"p-{i}" for i in range(1000)], "record_execution": False}
+    began = time.perf_counter()
+
+    # When a caller with no role asks for 1000 entities (up to 26,000 events)
+    answer = invoke(
+        "journeys",
+        api_event(
+            "journeys/generate-timeline",
+            path_params={"name_or_id": "daily"},
+            body=body,
+            roles="",
+            org="org-a",
+        ),
+    )
+
+    # Then it is refused at once, nothing generated
+    assert time.perf_counter() - began < 1.0
+    assert answer.status == 413, answer.body
+    assert "26000" in answer.body["message"]
+
+
+def test_a_journey_saved_before_the_bound_is_refused_at_the_timeline_not_generated(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a journey saved while specs were unbounded
+    from journeys_core.domain import timeline
+
+    monkeypatch.setattr(timeline, "MAX_EVENTS_PER_ENTITY", 10**9)
+    define_journey("forever", HUNDRED_YEARS_OF_DAILY_EVENTS)
+    monkeypatch.undo()
+    body = {"entity_id": "p-1", "record_execution": False}
+    began = time.perf_counter()
+
+    # When anyone asks for its timeline
+    answer = invoke(
+        "journeys",
+        api_event(
+            "journeys/generate-timeline",
+            path_params={"name_or_id": "forever"},
+            body=body,
+            org="org-a",
+        ),
+    )
+
+    # Then the answer is a refusal within a second, not minutes of generation
+    assert time.perf_counter() - began < 1.0
+    assert answer.status == 413, answer.body
