@@ -12,7 +12,7 @@ import pytest
 
 from journeys_core.clock import utc_now
 from journeys_core.domain.timeline import TimelinePlan
-from tests.conftest import invoke
+from tests.conftest import ApiResult, invoke
 from tests.support.events import api_event
 from tests.support.patients import define_journey
 from tests.support.stale_monitor import Clock, import_builtins
@@ -76,6 +76,17 @@ HUNDRED_YEARS_OF_DAILY_EVENTS: dict[str, Any] = {
 }
 
 
+def timeline(name: str, roles: str | None = None, **body: Any) -> ApiResult:
+    event = api_event(
+        "journeys/generate-timeline",
+        path_params={"name_or_id": name},
+        body={"record_execution": False, **body},
+        roles=roles,
+        org="org-a",
+    )
+    return invoke("journeys", event)
+
+
 def test_a_spec_that_could_schedule_millions_of_events_is_refused_when_saved(aws: None) -> None:
     body = {"name": "forever", "journey_spec": HUNDRED_YEARS_OF_DAILY_EVENTS}
     began = time.perf_counter()
@@ -96,20 +107,10 @@ def test_a_timeline_over_the_cap_is_refused_before_any_generation(
     monkeypatch.setattr(
         TimelinePlan, "generate", lambda *a, **k: pytest.fail("generated before refusing")
     )
-    body = {"entity_ids": [f"p-{i}" for i in range(1000)], "record_execution": False}
     began = time.perf_counter()
 
     # When a caller with no role asks for 1000 entities (up to 26,000 events)
-    answer = invoke(
-        "journeys",
-        api_event(
-            "journeys/generate-timeline",
-            path_params={"name_or_id": "daily"},
-            body=body,
-            roles="",
-            org="org-a",
-        ),
-    )
+    answer = timeline("daily", roles="", entity_ids=[f"p-{i}" for i in range(1000)])
 
     # Then it is refused at once, nothing generated
     assert time.perf_counter() - began < 1.0
@@ -126,19 +127,10 @@ def test_a_journey_saved_before_the_bound_is_refused_at_the_timeline_not_generat
     monkeypatch.setattr(timeline, "MAX_EVENTS_PER_ENTITY", 10**9)
     define_journey("forever", HUNDRED_YEARS_OF_DAILY_EVENTS)
     monkeypatch.undo()
-    body = {"entity_id": "p-1", "record_execution": False}
     began = time.perf_counter()
 
     # When anyone asks for its timeline
-    answer = invoke(
-        "journeys",
-        api_event(
-            "journeys/generate-timeline",
-            path_params={"name_or_id": "forever"},
-            body=body,
-            org="org-a",
-        ),
-    )
+    answer = timeline("forever", entity_id="p-1")
 
     # Then the answer is a refusal within a second, not minutes of generation
     assert time.perf_counter() - began < 1.0
