@@ -123,9 +123,9 @@ def test_a_journey_saved_before_the_bound_is_refused_at_the_timeline_not_generat
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a journey saved while specs were unbounded
-    from journeys_core.domain import timeline
+    from journeys_core.domain import timeline as engine
 
-    monkeypatch.setattr(timeline, "MAX_EVENTS_PER_ENTITY", 10**9)
+    monkeypatch.setattr(engine, "MAX_EVENTS_PER_ENTITY", 10**9)
     define_journey("forever", HUNDRED_YEARS_OF_DAILY_EVENTS)
     monkeypatch.undo()
     began = time.perf_counter()
