@@ -26,6 +26,9 @@ logger = Logger()
 metrics = Metrics()
 
 ROLES = ("staff", "admin")
+# Machine callers (payment, forms, booking systems): the only ones who may submit domain
+# events, which stage guards count. A person is never one, whatever else they are.
+INTEGRATION_GROUP = "integration"
 
 
 def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -95,6 +98,15 @@ class Auth:
         caller = self._caller()
         if not caller.roles.intersection(ROLES):
             raise Forbidden("this needs the staff or admin role")
+        return caller
+
+    def integration(self) -> Caller:
+        caller = self._caller()
+        if INTEGRATION_GROUP not in caller.roles:
+            raise Forbidden(
+                f"this needs the {INTEGRATION_GROUP} group (machine callers); a person moves "
+                "a patient with PATCH /patients/{id}/journey"
+            )
         return caller
 
     def admin(self) -> Caller:

@@ -249,7 +249,8 @@ class BusEvent(BaseModel):
 
 class DomainEvent(BaseModel):
     """A domain event as the engine processes it: the idempotency key is
-    (``organization_id``, ``event_id``); ``detail`` is what conditions look into."""
+    (``organization_id``, ``event_id``, ``fingerprint``); ``detail`` is what conditions look
+    into."""
 
     event_id: str
     event_type: str
@@ -260,3 +261,5 @@ class DomainEvent(BaseModel):
     payload: dict[str, Any]
     detail: dict[str, Any]
     chain_depth: int = 0
+    fingerprint: str
+    sender: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -25,6 +26,21 @@ def is_organization_id(value: str) -> bool:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+# Dates the service takes: far enough for any journey, near enough that moving a date by a
+# time zone or by a journey's length never leaves what Python's dates hold (years 1-9999).
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _within_years(value: Any) -> Any:
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"a date must fall within the years {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+BoundedDate = Annotated[date, AfterValidator(_within_years)]
+BoundedDatetime = Annotated[datetime, AfterValidator(_within_years)]
 
 
 class Strict(BaseModel):

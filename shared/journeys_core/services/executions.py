@@ -112,7 +112,10 @@ def generate_timelines(org: str, name_or_id: str, request: TimelineRequest) -> T
     total = 0
     for entity_id in entities:
         began = time.perf_counter()
-        scheduled = plan.generate(entity_id, start, request.seed)
+        try:
+            scheduled = plan.generate(entity_id, start, request.seed)
+        except ValueError as error:  # the journey runs past the dates Python holds
+            raise InvalidInput(f"start_date: {error}") from error
         elapsed_ms = int((time.perf_counter() - began) * 1000)
         total += len(scheduled)
         events = [
