@@ -384,15 +384,36 @@ def test_an_analytics_period_outside_1900_to_2200_is_422(aws: None, query: dict[
 
 # -- rule fan-out is bounded per inbound event -------------------------------------------------
 
+TEN_EMITS = [{"type": "emit_event", "params": {"type": "AUDIT_NOTE"}}] * 10
+
+
+def fan_out_rule(n: int) -> dict[str, Any]:
+    return {"name": f"fan-{n}", "trigger_event": "BOOKING_CREATED", "actions": TEN_EMITS}
+
+
+def test_a_trigger_takes_at_most_20_active_rules(aws: None) -> None:
+    for n in range(20):
+        assert rules_api("create-rule", body=fan_out_rule(n)).status == 201
+
+    one_more = rules_api("create-rule", body=fan_out_rule(20))
+    inactive = rules_api("create-rule", body={**fan_out_rule(21), "is_active": False})
+
+    assert one_more.status == 409, one_more.body
+    assert "trigger_event" in one_more.body["message"]
+    assert inactive.status == 201
+
 
 def test_one_event_runs_at_most_20_rules_and_emits_at_most_10_events(aws: None) -> None:
     from journeys_core.data import repositories
+    from journeys_core.models.automation import AutomationRuleCreate
+    from journeys_core.services.automation_rules import _new_rule
 
-    # Given 22 rules on one trigger, each emitting 10 events
-    emits = [{"type": "emit_event", "params": {"type": "AUDIT_NOTE"}}] * 10
-    for n in range(22):
-        body = {"name": f"fan-{n}", "trigger_event": "BOOKING_CREATED", "actions": emits}
-        assert rules_api("create-rule", body=body).status == 201
+    # Given 22 active rules on one trigger (two saved before the limit), each emitting 10
+    for n in range(20):
+        assert rules_api("create-rule", body=fan_out_rule(n)).status == 201
+    for n in (20, 21):
+        body = AutomationRuleCreate.model_validate(fan_out_rule(n))
+        repositories.rules().create(_new_rule("org-a", f"rule-0000000{n - 20}", body))
     pipeline = install_pipeline()
 
     # When one event arrives

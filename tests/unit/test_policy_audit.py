@@ -77,6 +77,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         },
         "DefinitionsTable": {"dynamodb:GetItem"},  # a rule's journey and stage
         "DefinitionsTable/index/ByUpdated": QUERY,  # the playbook's journeys with stages
+        "RulesTable/index/ByTrigger": QUERY,  # a trigger's active rules, counted
         "JourneysBus": PUT_EVENTS,  # POST /events
         "SystemEventsTable": {"dynamodb:PutItem"},  # POST /events takes the event id
     },

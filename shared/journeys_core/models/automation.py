@@ -137,6 +137,9 @@ class EmitEvent(Strict):
     params: EmitEventParams
 
 
+# Active rules one trigger may have: the engine runs at most these for one event (priority
+# order) and a rule that would be one more is refused when saved.
+MAX_ACTIVE_RULES_PER_TRIGGER = 20
 RuleAction = Annotated[UpdateJourneyStatus | SendEmail | EmitEvent, Field(discriminator="type")]
 RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 RuleDescription = Annotated[str, StringConstraints(max_length=1000)]

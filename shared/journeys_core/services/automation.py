@@ -48,6 +48,7 @@ from journeys_core.domain.stale_monitor import TIMEOUT_EVENT_TYPE
 from journeys_core.errors import Conflict, InvalidInput, LostRace, NotFound
 from journeys_core.models.automation import (
     EVENT_ID_PATTERN,
+    MAX_ACTIVE_RULES_PER_TRIGGER,
     AutomationRule,
     BusEvent,
     DomainEvent,
@@ -70,10 +71,10 @@ AUTOMATION_ACTOR = "automation"
 AUTOMATION_SOURCE = "journeys.automation"
 # Rules emitting events that set off rules emitting events...: the fourth link is refused.
 MAX_CHAIN_DEPTH = 3
-# What one inbound event may set off: the rules run for it (in priority order; the others
-# are recorded as refused) and the events its actions emit (each of which may fan out the
-# same way, down to MAX_CHAIN_DEPTH).
-MAX_RULES_PER_EVENT = 20
+# What one inbound event may set off: the rules run for it (in priority order; any more
+# are recorded as refused, though saving them is refused already) and the events its
+# actions emit (each of which may fan out the same way, down to MAX_CHAIN_DEPTH).
+MAX_RULES_PER_EVENT = MAX_ACTIVE_RULES_PER_TRIGGER
 MAX_EMITTED_PER_EVENT = 10
 IDEMPOTENCY_KEY_PREFIX = "journeys-automation-event"
 # Events whose system event other functions write results on too (the stale monitor records
