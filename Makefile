@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
+# checkov pins boto3, botocore and packaging below what the service uses: it gets a venv of
+# its own, from requirements-checkov.txt.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PORT ?= 3000
 ORG ?= demo
 ROLES ?= admin,staff
@@ -37,11 +41,18 @@ run: $(STAMP) ## Start the local stack on http://127.0.0.1:$(PORT) (embedded AWS
 test: lint browser ## Lint, then run every test tier (unit, integration and contract on moto, e2e on the local stack)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff (lint + format check), mypy and cfn-lint
+lint: $(STAMP) $(CHECKOV_STAMP) ## ruff (lint + format check), mypy, cfn-lint and checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared functions local_stack benchmarks client tools
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --config-file .checkov.yaml
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $(CHECKOV_STAMP)
 
 format: $(STAMP) ## Fix what ruff can fix
 	$(BIN)/ruff check --fix .
@@ -102,4 +113,4 @@ build: $(SAM_VENV)/bin/sam ## sam build without Docker (aws-sam-cli in .venv-sam
 	$(SAM_VENV)/bin/sam build --template-file template.yaml
 
 clean: ## Remove the venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

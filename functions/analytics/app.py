@@ -6,7 +6,6 @@ shows comes from the API, called with the signed-in user's token.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from static_assets import StaticAssets
 
 from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
 from journeys_core.models.analytics import JourneyAnalytics
+from journeys_core.models.common import BoundedDatetime
 from journeys_core.models.journey import NAME_PATTERN
 from journeys_core.services import analytics
 
@@ -49,11 +49,12 @@ def journey_analytics(
     key: JourneyKey,
     caller: Staff,
     from_: Annotated[
-        datetime | None,
+        BoundedDatetime | None,
         Query(alias="from", description="period start, ISO 8601 (default: 30 days before to)"),
     ] = None,
     to: Annotated[
-        datetime | None, Query(description="period end, ISO 8601, UTC unless zoned (default: now)")
+        BoundedDatetime | None,
+        Query(description="period end, ISO 8601, UTC unless zoned (default: now)"),
     ] = None,
 ) -> JourneyAnalytics:
     return analytics.journey_analytics(caller.org, key, from_, to)

@@ -28,7 +28,7 @@ app = build_resolver()
 auth = Auth(app)
 
 Admin = Annotated[Caller, Depends(auth.admin)]
-Staff = Annotated[Caller, Depends(auth.staff)]
+Integration = Annotated[Caller, Depends(auth.integration)]
 RuleId = Annotated[str, Path(pattern=RULE_ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=2000)]
@@ -83,12 +83,13 @@ def delete_rule(rule_id: RuleId, caller: Admin) -> Response[None]:
     "/api/v1/events",
     responses={
         202: {
-            "description": "Accepted: on the bus, processed once per event id",
+            "description": "Accepted: on the bus, processed once per event id (an id given "
+            "again for other content is 409). For integrations (the integration group) only.",
             "content": {JSON: {"model": EventAccepted}},
         }
     },
 )
-def submit_event(body: DomainEventSubmission, caller: Staff) -> Response[dict[str, Any]]:
+def submit_event(body: DomainEventSubmission, caller: Integration) -> Response[dict[str, Any]]:
     accepted = domain_events.submit_domain_event(caller.org, caller.actor, body)
     metrics.add_metric(name="DomainEventSubmitted", unit=MetricUnit.Count, value=1)
     return _json(202, accepted)

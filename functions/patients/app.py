@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from journeys_core.errors import Forbidden
 from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
 from journeys_core.models.patient import (
@@ -66,6 +67,8 @@ def list_patients_in_stage(
 
 @app.patch("/api/v1/patients/<patient_id>/journey")
 def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: Staff) -> PatientView:
+    if body.override_guard and "admin" not in caller.roles:
+        raise Forbidden("override_guard needs the admin role")
     move = StageMove(
         org=caller.org,
         patient_id=patient_id,
@@ -74,6 +77,7 @@ def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: St
         actor=caller.actor,
         reason=body.reason,
         expected_stage=body.expected_stage,
+        override_guard=body.override_guard,
     )
     patient = patients.move_patient_stage(move)
     metrics.add_metric(name="PatientStageMoveRequested", unit=MetricUnit.Count, value=1)

@@ -19,12 +19,16 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from pydantic import BaseModel
 
 from journeys_core.errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized
+from journeys_core.models.common import is_organization_id
 from journeys_core.settings import get_settings
 
 logger = Logger()
 metrics = Metrics()
 
 ROLES = ("staff", "admin")
+# Machine callers (payment, forms, booking systems): the only ones who may submit domain
+# events, which stage guards count. A person is never one, whatever else they are.
+INTEGRATION_GROUP = "integration"
 
 
 def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -51,26 +55,28 @@ class Caller:
 
 
 def parse_groups(raw: Any) -> frozenset[str]:
-    """``cognito:groups`` as API Gateway passes it: a list, ``"[admin staff]"``, or a
-    space/comma-separated string."""
+    """``cognito:groups`` as given: a JSON list is taken item by item, unchanged; the string
+    API Gateway makes of it (``"[admin staff]"``) is split on whitespace only. A group name
+    is never split further (``"readers,admin"`` is one unknown group, not admin)."""
     if raw is None:
         return frozenset()
     if isinstance(raw, list | tuple):
-        values = [str(v) for v in raw]
-    else:
-        text = str(raw).strip()
-        if text.startswith("[") and text.endswith("]"):
-            text = text[1:-1]
-        values = text.replace(",", " ").split()
-    return frozenset(v.strip().strip('"') for v in values if v.strip())
+        return frozenset(str(value) for value in raw if str(value))
+    text = str(raw).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return frozenset(text.split())
 
 
 def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     if not claims or not claims.get("sub"):
         raise Unauthorized("Unauthorized")
-    org = str(claims.get("custom:org_id") or "").strip()
+    org = str(claims.get("custom:org_id") or "")
     if not org:
         raise Forbidden("the token carries no organization (custom:org_id)")
+    if not is_organization_id(org):
+        # Refused before any key is built from it (see ORGANIZATION_PATTERN).
+        raise Forbidden("the token's organization (custom:org_id) is not a valid id")
     return Caller(sub=str(claims["sub"]), org=org, roles=parse_groups(claims.get("cognito:groups")))
 
 
@@ -92,6 +98,15 @@ class Auth:
         caller = self._caller()
         if not caller.roles.intersection(ROLES):
             raise Forbidden("this needs the staff or admin role")
+        return caller
+
+    def integration(self) -> Caller:
+        caller = self._caller()
+        if INTEGRATION_GROUP not in caller.roles:
+            raise Forbidden(
+                f"this needs the {INTEGRATION_GROUP} group (machine callers); a person moves "
+                "a patient with PATCH /patients/{id}/journey"
+            )
         return caller
 
     def admin(self) -> Caller:

@@ -68,7 +68,9 @@ DOCUMENT = ROOT / "docs" / "openapi.json"
 ORG = "contract-org"
 STUCK = "patient-0043"
 EXAMPLES_PER_OPERATION = 50
-TOKEN = make_token(org=ORG, roles="admin,staff", sub="contract-tester", ttl_seconds=24 * 3600)
+TOKEN = make_token(
+    org=ORG, roles="admin,staff,integration", sub="contract-tester", ttl_seconds=24 * 3600
+)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 CONFIG = schemathesis.Config.from_dict(

@@ -114,10 +114,11 @@ def test_a_submitted_event_moves_the_patient_through_the_whole_pipeline(
     )
     assert enrolled.status == 200, enrolled.body
 
+    integration = make_token(org=org, roles=("integration",), sub="forms-e2e")
     accepted = local_stack.request(
         "POST",
         "/api/v1/events",
-        token=staff,
+        token=integration,
         json={"type": "FORM_SUBMISSION_COMPLETED", "patient_id": patient, "payload": {"f": 1}},
     )
 
@@ -143,12 +144,13 @@ def test_a_blocked_patient_is_not_unblocked_by_later_events(
 ) -> None:
     patient = f"p-{uuid.uuid4().hex[:8]}"
     staff = make_token(org=org, roles=("staff",))
+    integration = make_token(org=org, roles=("integration",))
 
     def submit(event_type: str, **payload: Any) -> str:
         reply = local_stack.request(
             "POST",
             "/api/v1/events",
-            token=staff,
+            token=integration,
             json={"type": event_type, "patient_id": patient, "payload": payload},
         )
         assert reply.status == 202, reply.body

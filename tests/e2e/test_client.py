@@ -369,7 +369,8 @@ def test_stage_move_conflicts_and_invalid_stage(client: JourneysClient) -> None:
 # -- events -----------------------------------------------------------------------------------
 
 
-def test_events_publish(client: JourneysClient) -> None:
+def test_events_publish(make_client: MakeClient) -> None:
+    client = make_client(roles="integration")  # events come from integrations, not people
     accepted = client.events.publish("PAYMENT_SUCCEEDED", "patient-001", {"amount": 120})
     assert accepted.type == "PAYMENT_SUCCEEDED"
     assert accepted.event_id

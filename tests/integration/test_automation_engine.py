@@ -88,7 +88,9 @@ def test_each_trigger_of_the_table_moves_the_patient_and_announces_it(
     enrolled("p-1", start)
     listener = catch_on_bus(pipeline.bus, ["JOURNEY_STAGE_CHANGED"])
 
-    pipeline.put(trigger, domain_event("p-1", "evt-table-1", **payload), source="partner.app")
+    pipeline.put(
+        trigger, domain_event("p-1", "evt-table-1", **payload), source="integration.partner"
+    )
     invocations = pipeline.drain()
 
     assert invocations == 1

@@ -224,17 +224,18 @@ def test_only_admins_install_the_playbook() -> None:
 
 
 def submit(body: dict[str, Any], org: str = "org-a", **options: Any) -> Any:
+    """POST /events as an integration (the sample's caller) unless ``roles`` say otherwise."""
     event = api_event("automation_rules/submit-event", body=body, org=org, **options)
     return invoke("automation_rules", event)
 
 
 @pytest.mark.usefixtures("builtins")
-def test_staff_submit_an_event_that_moves_their_patient() -> None:
+def test_an_integration_submits_an_event_that_moves_its_patient() -> None:
     pipeline = install_pipeline()
     import_playbook()
     move("p-1", "SCREENING_PENDING", key="intake")
 
-    accepted = submit({"type": "FORM_SUBMISSION_COMPLETED", "patient_id": "p-1"}, roles="staff")
+    accepted = submit({"type": "FORM_SUBMISSION_COMPLETED", "patient_id": "p-1"})
 
     assert accepted.status == 202, accepted.body
     event_id = accepted.body["event_id"]
@@ -294,8 +295,12 @@ def test_an_event_the_engine_could_not_take_is_refused_before_the_bus(
     assert drain(listener) == []
 
 
-def test_submitting_events_needs_the_staff_or_admin_role() -> None:
-    assert submit({"type": "PAYMENT_SUCCEEDED", "patient_id": "p-1"}, roles="viewer").status == 403
+@pytest.mark.parametrize("roles", ["viewer", "staff", "admin", "[admin staff]"])
+def test_submitting_events_needs_the_integration_group(roles: str) -> None:
+    answer = submit({"type": "PAYMENT_SUCCEEDED", "patient_id": "p-1"}, roles=roles)
+
+    assert answer.status == 403
+    assert "integration" in answer.body["message"]
 
 
 # -- the sample events -------------------------------------------------------------------------

@@ -36,8 +36,9 @@ STUCK = "patient-0043"  # A's, in AWAITING_PAYMENT for 49 hours (the retreat's r
 JOURNEY = "retreat_ibiza_2025"  # a built-in A imported (stages, stale rules)
 TIMELINE_JOURNEY = "diabetic-first-year"  # a built-in with events
 ENTITY = "patient-001"  # A's execution's entity
-ROLE_GROUPS = {"reader": "", "staff": "staff", "admin": "admin"}
-LOWER_ROLE = {"staff": "reader", "admin": "staff"}
+ROLE_GROUPS = {"reader": "", "staff": "staff", "admin": "admin", "integration": "integration"}
+# One role below; for an integration, an admin: people submit no events.
+LOWER_ROLE = {"staff": "reader", "admin": "staff", "integration": "admin"}
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ MATRIX: dict[str, list[Aim]] = {
             "/api/v1/events",
             202,
             {**_sample_body("automation_rules/submit-event"), "patient_id": "{patient}"},
-            role="staff",
+            role="integration",
             process_bus=True,
         ),
     ],
@@ -334,7 +335,7 @@ def test_another_organization_never_reaches_the_objects_of_a(
 
     # When B aims the route at A's ids
     pipeline = install_pipeline() if aim.process_bus else None
-    answer = _answer(api, route_key, aim, tenant_a.ids, org=B, roles="admin,staff")
+    answer = _answer(api, route_key, aim, tenant_a.ids, org=B, roles="admin,staff,integration")
     if pipeline is not None:
         assert pipeline.drain() > 0  # the engine took B's event
 

@@ -38,7 +38,7 @@ class Pipeline:
         self,
         detail_type: str,
         detail: Mapping[str, Any],
-        source: str = "tests.producer",
+        source: str = "integration.tests",
     ) -> str:
         """Put one event on the bus with boto3, as any producer does; its EventBridge id."""
         import boto3

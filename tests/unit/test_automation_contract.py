@@ -112,3 +112,26 @@ def test_every_trigger_but_the_services_own_can_be_submitted_through_the_api() -
     from journeys_core.models.automation import SERVICE_EVENTS, SubmittableEvent
 
     assert set(get_args(SubmittableEvent)) == set(TRIGGER_EVENTS) - SERVICE_EVENTS
+
+
+def test_the_bus_rule_takes_the_services_own_sources_and_integrations_only() -> None:
+    from journeys_core.services.automation import AUTOMATION_SOURCE
+    from journeys_core.services.domain_events import API_SOURCE
+    from journeys_core.services.stage_changes import EVENT_SOURCE
+
+    pattern = RESOURCES["AutomationEventsRule"]["Properties"]["EventPattern"]
+
+    assert sorted(s for s in pattern["source"] if isinstance(s, str)) == sorted(
+        {API_SOURCE, AUTOMATION_SOURCE, EVENT_SOURCE}
+    )
+    assert [s for s in pattern["source"] if not isinstance(s, str)] == [{"prefix": "integration."}]
+
+
+def test_the_bus_admits_this_account_only() -> None:
+    (statement,) = RESOURCES["JourneysBus"]["Properties"]["Policy"]["Statement"]
+
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    }

@@ -16,8 +16,9 @@ from journeys_core.http import MAX_JSON_DEPTH, caller_from_claims, parse_groups,
         ("[admin staff]", {"admin", "staff"}),
         ("[staff]", {"staff"}),
         ("admin staff", {"admin", "staff"}),
-        ("admin,staff", {"admin", "staff"}),
+        ("admin,staff", {"admin,staff"}),  # one unknown name: Cognito names hold no spaces
         (["admin", "staff"], {"admin", "staff"}),
+        (["readers,admin"], {"readers,admin"}),
         ("[]", set()),
         ("", set()),
         (None, set()),
@@ -34,6 +35,12 @@ def test_a_caller_needs_a_subject_and_an_organization() -> None:
         caller_from_claims({"sub": "u1"})
     caller = caller_from_claims({"sub": "u1", "custom:org_id": "org", "cognito:groups": "[staff]"})
     assert (caller.sub, caller.org, caller.roles) == ("u1", "org", frozenset({"staff"}))
+
+
+@pytest.mark.parametrize("org", ["org#a", "org/a", "o" * 65, "-org", "org a", "org:a", "org@a"])
+def test_an_organization_id_outside_the_pattern_is_forbidden(org: str) -> None:
+    with pytest.raises(Forbidden, match="custom:org_id"):
+        caller_from_claims({"sub": "u1", "custom:org_id": org})
 
 
 def test_request_json_may_nest_64_levels_and_no_deeper() -> None:

@@ -83,7 +83,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         },
         "DefinitionsTable": {"dynamodb:GetItem"},  # a rule's journey and stage
         "DefinitionsTable/index/ByUpdated": QUERY,  # the playbook's journeys with stages
+        "RulesTable/index/ByTrigger": QUERY,  # a trigger's active rules, counted
         "JourneysBus": PUT_EVENTS,  # POST /events
+        "SystemEventsTable": {"dynamodb:PutItem"},  # POST /events takes the event id
     },
     "AutomationFunction": {
         "AutomationQueue": {
@@ -250,3 +252,38 @@ def test_managed_policies_with_any_resource_are_the_accepted_exceptions() -> Non
     }
     accepted = {logical_id: source for logical_id, (source, _) in SAM_MANAGED_POLICIES.items()}
     assert polled == accepted
+
+
+# The source each publisher puts events under (the code's constants).
+PUBLISHED_SOURCES = {
+    "StageChangePublisherFunction": "journeys.service",
+    "AutomationRulesFunction": "journeys.api",
+    "AutomationFunction": "journeys.automation",
+    "StaleMonitorFunction": "journeys.service",
+    "AdminFunction": "journeys.service",
+}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_function_puts_events_under_its_own_source_only(logical_id: str) -> None:
+    from journeys_core.services.automation import AUTOMATION_SOURCE
+    from journeys_core.services.domain_events import API_SOURCE
+    from journeys_core.services.stage_changes import EVENT_SOURCE
+
+    assert set(PUBLISHED_SOURCES.values()) == {API_SOURCE, AUTOMATION_SOURCE, EVENT_SOURCE}
+    conditions = [
+        statement.get("Condition")
+        for statement in statements(TEMPLATE, logical_id)
+        if "events:PutEvents" in as_list(statement["Action"])
+    ]
+    expected = PUBLISHED_SOURCES.get(logical_id)
+    assert conditions == ([{"StringEquals": {"events:source": expected}}] if expected else [])
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_function_has_a_reserved_concurrency_parameter(logical_id: str) -> None:
+    concurrency = TEMPLATE["Resources"][logical_id]["Properties"]["ReservedConcurrentExecutions"]
+
+    (parameter,) = concurrency.values()
+    assert concurrency == {"Ref": parameter}
+    assert TEMPLATE["Parameters"][parameter]["Type"] == "Number"

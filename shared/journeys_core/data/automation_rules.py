@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from journeys_core.data import aws
-from journeys_core.data.codec import error_code, from_item, to_item
+from journeys_core.data.codec import dump_json, error_code, from_item, to_item
 from journeys_core.data.dynamo import query_all, query_page
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
@@ -43,12 +43,8 @@ def _rule_item(rule: AutomationRule) -> dict[str, Any]:
     values.update(
         pk=org_pk(rule.organization_id),
         sk=rule_sk(rule.id),
-        conditions_json=json.dumps(
-            [c.model_dump(mode="json") for c in rule.conditions], separators=(",", ":")
-        ),
-        actions_json=json.dumps(
-            [a.model_dump(mode="json") for a in rule.actions], separators=(",", ":")
-        ),
+        conditions_json=dump_json([c.model_dump(mode="json") for c in rule.conditions]),
+        actions_json=dump_json([a.model_dump(mode="json") for a in rule.actions]),
     )
     if rule.is_active:
         values["trigger_pk"] = trigger_pk(rule.organization_id, rule.trigger_event)

@@ -8,7 +8,50 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from journeys_core.errors import InvalidInput
+from journeys_core.errors import InvalidInput, PayloadTooLarge
+
+# DynamoDB refuses items over 400 KB (409,600 bytes), counting names and values in UTF-8;
+# a little is left for the attributes updates add later (counters, timestamps).
+MAX_ITEM_BYTES = 400_000
+
+
+def dump_json(value: Any) -> str:
+    """A value stored as a JSON string: compact, and UTF-8 as given (an emoji is its 4
+    bytes, not a 12-byte surrogate-pair escape)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def attr_size(attr: Mapping[str, Any]) -> int:
+    """Bytes DynamoDB counts for one attribute value."""
+    ((kind, value),) = attr.items()
+    if kind == "S":
+        return len(value.encode())
+    if kind == "N":
+        return len(value) // 2 + 2
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "B":
+        return len(value)
+    if kind == "SS":
+        return sum(len(v.encode()) for v in value)
+    if kind == "L":
+        return 3 + sum(1 + attr_size(v) for v in value)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + attr_size(v) for k, v in value.items())
+    raise TypeError(f"unexpected attribute type {kind}")
+
+
+def check_item_size(item: Mapping[str, Any]) -> None:
+    """PayloadTooLarge (413) naming the largest field when ``item`` is over MAX_ITEM_BYTES:
+    refused before the write, not a 500 from DynamoDB."""
+    sizes = {name: len(name.encode()) + attr_size(attr) for name, attr in item.items()}
+    total = sum(sizes.values())
+    if total > MAX_ITEM_BYTES:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise PayloadTooLarge(
+            f"{largest.removesuffix('_json')}: stored, the item would be {total} bytes "
+            f"({sizes[largest]} of them this field), over the {MAX_ITEM_BYTES} DynamoDB holds"
+        )
 
 
 def to_attr(value: Any) -> dict[str, Any]:
@@ -51,7 +94,10 @@ def from_attr(attr: Mapping[str, Any]) -> Any:
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: to_attr(v) for k, v in values.items() if v is not None}
+    """An item to write; PayloadTooLarge when DynamoDB could not hold it."""
+    item = {k: to_attr(v) for k, v in values.items() if v is not None}
+    check_item_size(item)
+    return item
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import cancellation_reasons, from_item, to_item
+from journeys_core.data.codec import cancellation_reasons, dump_json, from_item, to_item
 from journeys_core.data.dynamo import UpdateExpression, batch_write, query_all, query_page
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.journey import JourneyRecord, JourneySummary
@@ -81,8 +81,8 @@ class ListFilters:
 def _record_values(org: str, record: JourneyRecord) -> dict[str, Any]:
     values = record.model_dump(mode="json", include=set(_RECORD_SCALARS))
     values["organization_id"] = org
-    values["spec_json"] = json.dumps(record.journey_spec, separators=(",", ":"))
-    values["metadata_json"] = json.dumps(record.metadata, separators=(",", ":"))
+    values["spec_json"] = dump_json(record.journey_spec)
+    values["metadata_json"] = dump_json(record.metadata)
     values["search_text"] = f"{record.name}\n{record.description}".lower()
     values["has_stages"] = bool(record.journey_spec.get("stages"))
     return values
@@ -306,14 +306,17 @@ class DefinitionsRepository:
             params["KeyConditionExpression"] += " AND begins_with(stale_sk, :org)"
             params["ExpressionAttributeValues"][":org"] = {"S": stale_rules_sk(org, "")}
         _project(params, ["organization_id", "name", "spec_json"])
-        return [
+        watched = (
             WatchedDefinition(
                 org=item["organization_id"]["S"],
                 name=item["name"]["S"],
                 journey_spec=json.loads(item["spec_json"]["S"]),
             )
             for item in self._query_all(**params)
-        ]
+        )
+        # The prefix ends in '#', which no organization id holds; the exact comparison keeps
+        # another organization out even so.
+        return [found for found in watched if org is None or found.org == org]
 
     def existing_names(self, org: str) -> set[str]:
         items = self._query_all(

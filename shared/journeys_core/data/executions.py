@@ -21,7 +21,7 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import cancellation_reasons, from_item, to_item
+from journeys_core.data.codec import cancellation_reasons, dump_json, from_item, to_item
 from journeys_core.data.definitions import current_sk, org_pk
 from journeys_core.data.dynamo import Owns, batch_write, query_all, query_page
 from journeys_core.domain.execution_ids import execution_id_from_text, execution_sort_part
@@ -50,7 +50,7 @@ def _execution_item(org: str, execution: ExecutionRecord) -> dict[str, Any]:
     values.update(
         pk=journey_pk(org, execution.journey_id),
         sk=sort_key,
-        metadata_json=json.dumps(execution.metadata, separators=(",", ":")),
+        metadata_json=dump_json(execution.metadata),
     )
     if execution.entity_id:
         values.update(entity_pk=entity_pk(org, execution.entity_id), entity_sk=sort_key)

@@ -24,7 +24,13 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import cancellation_reasons, error_code, from_item
+from journeys_core.data.codec import (
+    cancellation_reasons,
+    dump_json,
+    error_code,
+    from_item,
+    to_item,
+)
 from journeys_core.data.definitions import current_sk, org_pk
 from journeys_core.data.dynamo import UpdateExpression, query_all, query_page
 from journeys_core.data.journey_log import log_item
@@ -270,7 +276,8 @@ class PatientsRepository:
         }
         for name, value in given.items():  # a None removes the field
             stored_name = "metadata_json" if name == "metadata" else name
-            to_set[stored_name] = json.dumps(value) if name == "metadata" and value else value
+            to_set[stored_name] = dump_json(value) if name == "metadata" and value else value
+        to_item(to_set)  # PayloadTooLarge naming the field, before DynamoDB would refuse it
         expression = UpdateExpression().set(to_set).set_if_missing("created_at", timestamp)
         with throttling_as_unavailable(f"patient {patient_id!r}"):
             response = self._db.update_item(

@@ -3,6 +3,9 @@ its payload and what the service did with it (the source system's SystemEventLog
 
 - event:        pk=ORG#{org}#EVENT#{event_id}                        sk=EVENT
                 (+ patient_pk=ORG#{org}#PATIENT#{patient_id}, received_at: GSI ByPatient)
+- event id:     pk=ORG#{org}#EVENT#{event_id}                        sk=SUBMITTED
+                the id taken by POST /events, with the fingerprint of what that event said
+                (the same id for other content is refused, 409)
 - timeout gate: pk=ORG#{org}#TIMEOUT#{patient_id}#{journey_key}#{stage}  sk=GATE
                 one per stuck (patient, journey, stage): the conditional write that lets
                 at most one timeout through per 24 hours, whoever runs the monitor.
@@ -27,7 +30,7 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
-from journeys_core.data.codec import error_code, from_item, to_item
+from journeys_core.data.codec import dump_json, error_code, from_item, to_item
 from journeys_core.data.dynamo import UpdateExpression, batch_get, batch_write
 from journeys_core.domain.stale_monitor import (
     CLAIM_LEASE,
@@ -80,8 +83,8 @@ def _event_item(event: SystemEvent) -> dict[str, Any]:
     values.update(
         pk=event_pk(event.organization_id, event.event_id),
         sk="EVENT",
-        payload_json=json.dumps(event.payload, separators=(",", ":")),
-        results_json=json.dumps(event.results, separators=(",", ":")),
+        payload_json=dump_json(event.payload),
+        results_json=dump_json(event.results),
         received_at=format_timestamp(event.received_at),
     )
     if event.patient_id:
@@ -120,6 +123,25 @@ class SystemEventsRepository(_OnSystemEventsTable):
             return False
         return True
 
+    def claim_event_id(self, org: str, event_id: str, fingerprint: str) -> bool:
+        """Take ``event_id`` for an event submitted through the API, or confirm it was taken
+        for the same content (a retry); False when it was taken for other content. One
+        conditional PutItem on ``sk=SUBMITTED`` beside the event's own item."""
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": event_pk(org, event_id)},
+                    "sk": {"S": "SUBMITTED"},
+                    "fingerprint": {"S": fingerprint},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR fingerprint = :fingerprint",
+                ExpressionAttributeValues={":fingerprint": {"S": fingerprint}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def record_many(self, events: list[SystemEvent]) -> None:
         """Store events whose ids are fresh (timeouts the gate let through), 25 a batch."""
         batch_write(self.table, puts=[_event_item(event) for event in events])
@@ -134,7 +156,7 @@ class SystemEventsRepository(_OnSystemEventsTable):
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":status": {"S": status},
-                ":results": {"S": json.dumps(results, separators=(",", ":"))},
+                ":results": {"S": dump_json(results)},
             },
         )
 
@@ -180,7 +202,7 @@ class SystemEventsRepository(_OnSystemEventsTable):
             stored = item.get("results_json")
             results = [*json.loads(stored["S"] if stored else "[]"), dict(result)]
             fields: dict[str, Any] = {
-                "results_json": json.dumps(results, separators=(",", ":")),
+                "results_json": dump_json(results),
                 **(attributes or {}),
             }
             if status is not None:

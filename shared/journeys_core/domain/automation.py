@@ -14,6 +14,7 @@ false.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -141,6 +142,20 @@ def derived_event_id(event_id: str, rule_id: str, action_index: int) -> str:
     processed, so a retried event never emits a second, different event."""
     digest = hashlib.sha256(f"{event_id}|{rule_id}|{action_index}".encode()).hexdigest()
     return f"evt-{digest[:24]}"
+
+
+def event_fingerprint(event_type: str, patient_id: str, payload: Mapping[str, Any]) -> str:
+    """What an event says, as one hash: two events with the same id and fingerprint are the
+    same event (a retry); the same id with another fingerprint is a conflict, never a retry."""
+    canonical = json.dumps(
+        [event_type, patient_id, payload], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def conflict_event_id(event_id: str, fingerprint: str) -> str:
+    """The id under which an event reusing ``event_id`` for other content is recorded."""
+    return f"{event_id}.conflict-{fingerprint[:16]}"
 
 
 # -- the default playbook ------------------------------------------------------------------

@@ -15,7 +15,8 @@ Rules, in the order they are checked:
 5. a ``locked_stages`` stage is left only by a person giving a reason (automation never can);
 6. with ``transitions``, only the listed moves are allowed (a stage without an entry is final);
 7. ``guards[stage].requires_events`` lists the domain event types the patient must have had
-   before entering ``stage``.
+   before entering ``stage``; a person may override it (``override_guard``: the API lets
+   admins only, with a reason) and the log entry names the events that were missing.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class MoveRequest:
     reason: str | None = None
     expected_stage: str | None = None
     events_seen: frozenset[str] = frozenset()
+    override_guard: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,9 +178,13 @@ def decide_stage_move(
     )
 
 
+def missing_guard_events(machine: StageMachine, to_stage: str, seen: frozenset[str]) -> list[str]:
+    return sorted(machine.guards.get(to_stage, frozenset()) - seen)
+
+
 def _check_guard(machine: StageMachine, request: MoveRequest) -> None:
-    missing = sorted(machine.guards.get(request.to_stage, frozenset()) - request.events_seen)
-    if missing:
+    missing = missing_guard_events(machine, request.to_stage, request.events_seen)
+    if missing and not (request.override_guard and request.is_person):
         raise Conflict(
             f"entering {request.to_stage!r} of journey {machine.journey_key!r} needs the "
             f"patient to have had {_names(missing)} first"
@@ -258,17 +264,15 @@ def plan_stage_move(
         else None
     )
     trigger = move.trigger_event_type
-    change = decide_stage_move(
-        machine,
-        current,
-        MoveRequest(
-            to_stage=move.to_stage,
-            is_person=is_person_actor(move.actor, move.is_person),
-            reason=move.reason,
-            expected_stage=move.expected_stage,
-            events_seen=events_seen | ({trigger} if trigger else frozenset()),
-        ),
+    request = MoveRequest(
+        to_stage=move.to_stage,
+        is_person=is_person_actor(move.actor, move.is_person),
+        reason=move.reason,
+        expected_stage=move.expected_stage,
+        events_seen=events_seen | ({trigger} if trigger else frozenset()),
+        override_guard=move.override_guard,
     )
+    change = decide_stage_move(machine, current, request)
     if change is None:
         return None
     changed_at = change_time(
@@ -305,6 +309,11 @@ def plan_stage_move(
         trigger_event_type=trigger,
         definition_version=definition_version,
         episode=episode,
+        guard_overridden=(
+            missing_guard_events(machine, change.to_stage, request.events_seen) or None
+            if request.override_guard and request.is_person
+            else None
+        ),
     )
     return PlannedMove(
         enrollment=moved,

@@ -45,7 +45,14 @@ from journeys_core.domain.dependencies import (
     find_dependency_problems,
 )
 
-__all__ = ["ScheduledEvent", "TimelinePlan", "find_dependency_problems"]
+__all__ = [
+    "MAX_EVENTS_PER_ENTITY",
+    "ScheduledEvent",
+    "TimelinePlan",
+    "TimelineTooLarge",
+    "events_per_entity_bound",
+    "find_dependency_problems",
+]
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _LOW32 = 0xFFFFFFFF
@@ -73,6 +80,10 @@ _NO_LIMIT = 10**9
 # How many occurrence keys a repeated event gets precomputed when its count is unbounded
 # by max_occurrences; later occurrences derive theirs on demand (same function, slower).
 _MAX_PRECOMPUTED_OCCURRENCES = 4096
+
+# Most events a single timeline may hold: a spec that could exceed it is refused when saved
+# or compiled, from its repeats and duration alone, before any work is spent generating.
+MAX_EVENTS_PER_ENTITY = 25_000
 
 _std_normal_inv_cdf = NormalDist().inv_cdf
 
@@ -265,7 +276,9 @@ def _compile_probability(raw: Any, event_id: str) -> int | None:
     return int(raw * _TWO32)
 
 
-def _compile_repeat(raw: Any, event_id: str, horizon: int | None) -> _Repeat | None:
+def _repeat_bounds(raw: Any, event_id: str, horizon: int | None) -> tuple[int, int, int] | None:
+    """``(every, limit, most)`` of an event's repeat: ``most`` occurrences can fall within
+    the journey (None: the event does not repeat)."""
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -281,15 +294,48 @@ def _compile_repeat(raw: Any, event_id: str, horizon: int | None) -> _Repeat | N
                 "no duration_days"
             )
         limit = _NO_LIMIT  # the horizon stops it
-        known = horizon // every + 1
+        most = horizon // every + 1
     else:
         limit = _as_int(max_occurrences, "repeat.max_occurrences", event_id)
         if limit < 1:
             raise ValueError(f"event '{event_id}': repeat.max_occurrences must be at least 1")
-        known = limit
-    known = min(known, _MAX_PRECOMPUTED_OCCURRENCES)
+        most = limit if horizon is None else min(limit, horizon // every + 1)
+    return every, limit, most
+
+
+def _compile_repeat(event_id: str, bounds: tuple[int, int, int] | None) -> _Repeat | None:
+    if bounds is None:
+        return None
+    every, limit, most = bounds
+    known = min(most, _MAX_PRECOMPUTED_OCCURRENCES)
     folds = tuple(_fold(_event_key(event_id, occ)) for occ in range(2, known + 1))
     return every, limit, folds
+
+
+class TimelineTooLarge(ValueError):
+    """A spec whose timelines could hold more events than one entity may have."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__(
+            f"events: one timeline could hold {most} events, more than the "
+            f"{MAX_EVENTS_PER_ENTITY} allowed (fewer repeats, or a shorter duration_days)"
+        )
+        self.most = most
+
+
+def events_per_entity_bound(events: Any, duration_days: Any) -> int:
+    """Most events one timeline of the spec can hold (delays being non-negative): counted
+    from the spec alone, before anything is generated. Raises ValueError for a malformed
+    repeat or duration, TimelineTooLarge past MAX_EVENTS_PER_ENTITY."""
+    horizon = None if duration_days is None else _as_int(duration_days, "duration_days", None)
+    ids = _event_ids(events or [])
+    most = 0
+    for event, event_id in zip(events or [], ids, strict=True):
+        bounds = _repeat_bounds(event.get("repeat"), event_id, horizon)
+        most += 1 if bounds is None else bounds[2]
+    if most > MAX_EVENTS_PER_ENTITY:
+        raise TimelineTooLarge(most)
+    return most
 
 
 def _evaluation_order(anchors: list[int]) -> list[int]:
@@ -339,6 +385,7 @@ class TimelinePlan:
         horizon = None if duration is None else _as_int(duration, "duration_days", None)
         if horizon is not None and horizon < 0:
             raise ValueError("duration_days must not be negative")
+        most = events_per_entity_bound(events, duration)  # refused before any costly step
 
         ids = _event_ids(events)
         position = {event_id: index for index, event_id in enumerate(ids)}
@@ -357,15 +404,10 @@ class TimelinePlan:
 
         info = []
         compiled: dict[int, _Step] = {}
-        most = 0
         for index, (event, event_id) in enumerate(zip(events, ids, strict=True)):
             kind, low, span, normal = _compile_delay(event.get("delay"), event_id)
-            repeat = _compile_repeat(event.get("repeat"), event_id, horizon)
-            if repeat is None:
-                most += 1
-            else:
-                every, limit, _ = repeat
-                most += limit if horizon is None else min(limit, horizon // every + 1)
+            bounds = _repeat_bounds(event.get("repeat"), event_id, horizon)
+            repeat = _compile_repeat(event_id, bounds)
             threshold = _compile_probability(event.get("probability"), event_id)
             if kind == _FIXED and threshold is not None:
                 kind = _FIXED_DRAWN

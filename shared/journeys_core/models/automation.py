@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from journeys_core.models.common import Page, Strict
+from journeys_core.models.common import OrganizationId, Page, Strict
 from journeys_core.models.journey import JourneyName, StageName
 from journeys_core.models.patient import PatientId
 
@@ -45,14 +45,12 @@ SubmittableEvent = Literal[
 RULE_ID_PATTERN = r"^rule-[0-9a-f]{8}$"
 # Event ids travel in DynamoDB keys and log entries: no spaces, no '#'.
 EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-ORGANIZATION_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 EVENT_TYPE_PATTERN = r"^[A-Z][A-Z0-9_]{2,63}$"
 # A dotted path into an event's ``detail``: ``payload.risk_level``, ``journey_key``.
 CONDITION_PATH_PATTERN = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,9}$"
 
 RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
-OrganizationId = Annotated[str, StringConstraints(pattern=ORGANIZATION_PATTERN)]
 EventTypeName = Annotated[str, StringConstraints(pattern=EVENT_TYPE_PATTERN)]
 ConditionPath = Annotated[str, StringConstraints(pattern=CONDITION_PATH_PATTERN)]
 ConditionOp = Literal["eq", "ne", "in", "gt", "gte", "lt", "lte", "exists"]
@@ -139,6 +137,9 @@ class EmitEvent(Strict):
     params: EmitEventParams
 
 
+# Active rules one trigger may have: the engine runs at most these for one event (priority
+# order) and a rule that would be one more is refused when saved.
+MAX_ACTIVE_RULES_PER_TRIGGER = 20
 RuleAction = Annotated[UpdateJourneyStatus | SendEmail | EmitEvent, Field(discriminator="type")]
 RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 RuleDescription = Annotated[str, StringConstraints(max_length=1000)]
@@ -251,7 +252,8 @@ class BusEvent(BaseModel):
 
 class DomainEvent(BaseModel):
     """A domain event as the engine processes it: the idempotency key is
-    (``organization_id``, ``event_id``); ``detail`` is what conditions look into."""
+    (``organization_id``, ``event_id``, ``fingerprint``); ``detail`` is what conditions look
+    into."""
 
     event_id: str
     event_type: str
@@ -262,3 +264,5 @@ class DomainEvent(BaseModel):
     payload: dict[str, Any]
     detail: dict[str, Any]
     chain_depth: int = 0
+    fingerprint: str
+    sender: str | None = None

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from journeys_core.errors import InvalidInput
 
 T = TypeVar("T")
+
+# An organization id, wherever one arrives (the token's ``custom:org_id``, a bus event's
+# ``detail``). No ``#``: every DynamoDB key writes it as ``ORG#{org}#...``, and a ``#`` inside
+# would let one organization's key prefix match another's. 64 characters keep every key far
+# below DynamoDB's key size limits.
+ORGANIZATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+OrganizationId = Annotated[str, StringConstraints(pattern=ORGANIZATION_PATTERN)]
+_ORGANIZATION = re.compile(ORGANIZATION_PATTERN)
+
+
+def is_organization_id(value: str) -> bool:
+    return _ORGANIZATION.fullmatch(value) is not None
+
+
 M = TypeVar("M", bound=BaseModel)
+
+
+# Dates the service takes: far enough for any journey, near enough that moving a date by a
+# time zone or by a journey's length never leaves what Python's dates hold (years 1-9999).
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _within_years(value: Any) -> Any:
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"a date must fall within the years {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+BoundedDate = Annotated[date, AfterValidator(_within_years)]
+BoundedDatetime = Annotated[datetime, AfterValidator(_within_years)]
 
 
 class Strict(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from journeys_core.models.common import Page, Strict
+from journeys_core.models.common import BoundedDate, Page, Strict
 from journeys_core.models.journey import NAME_PATTERN
 
 # Entity, profile and cohort ids travel in DynamoDB keys: same charset as journey names.
@@ -29,8 +29,8 @@ class ExecutionCreate(Strict):
     entity_id: EntityId | None = None
     profile_id: EntityId | None = None
     cohort_id: EntityId | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: BoundedDate | None = None
+    end_date: BoundedDate | None = None
     events_generated: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     duration_ms: Annotated[int, Field(ge=0, le=86_400_000)] | None = None
     status: ExecutionStatus = "completed"
@@ -71,7 +71,7 @@ class TimelineRequest(Strict):
     entity_ids: (
         Annotated[list[EntityId], Field(min_length=1, max_length=MAX_TIMELINE_ENTITIES)] | None
     ) = None
-    start_date: date | None = None
+    start_date: BoundedDate | None = None
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     record_execution: bool = True
     profile_id: EntityId | None = None

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from journeys_core.domain.dependencies import find_dependency_problems
+from journeys_core.domain.timeline import events_per_entity_bound
 from journeys_core.models.common import Page, Strict, Unique
 
 # ASCII letters, digits, '-', '_', '.' only: names travel in URLs and DynamoDB keys.
@@ -142,6 +143,8 @@ class JourneySpec(BaseModel):
             )
             if problems:
                 raise ValueError("events: " + "; ".join(problems))
+            repeats = [{"repeat": e.repeat.model_dump() if e.repeat else None} for e in self.events]
+            events_per_entity_bound(repeats, self.duration_days)  # TimelineTooLarge names events
         self._check_stage_references()
         return self
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from journeys_core.models.common import Page, Strict
 from journeys_core.models.journey import NAME_PATTERN, JourneyName, StageName
@@ -50,6 +57,15 @@ class StageMoveRequest(Strict):
     status: StageName
     reason: Reason | None = None
     expected_stage: StageName | None = None
+    # Enter a guarded stage without the events its guard requires (admin only, with a
+    # reason); the log entry names the events that were missing.
+    override_guard: bool = False
+
+    @model_validator(mode="after")
+    def _override_says_why(self) -> StageMoveRequest:
+        if self.override_guard and not self.reason:
+            raise ValueError("reason: overriding a guard needs a reason")
+        return self
 
 
 class StageMove(Strict):
@@ -70,6 +86,7 @@ class StageMove(Strict):
     trigger_event_id: EventText | None = None
     trigger_event_type: EventText | None = None
     is_person: bool = True
+    override_guard: bool = False  # honoured for a person only
 
 
 class Enrollment(BaseModel):
@@ -117,6 +134,8 @@ class JourneyLogEntry(BaseModel):
     trigger_event_type: str | None = None
     definition_version: int
     episode: int = 1
+    # The events a guard required that the patient had not had: an admin overrode it.
+    guard_overridden: list[str] | None = None
 
 
 class JourneyHistoryPage(Page[JourneyLogEntry]):

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-SystemEventStatus = Literal["received", "processed", "failed", "emitted"]
+# ``conflict``: the event reused an id already taken by an event that said something else;
+# recorded under a derived id so that it is visible, and not processed.
+SystemEventStatus = Literal["received", "processed", "failed", "emitted", "conflict"]
 
 
 class SystemEvent(BaseModel):
@@ -19,6 +21,11 @@ class SystemEvent(BaseModel):
     received_at: datetime
     payload: dict[str, Any] = {}
     status: SystemEventStatus = "received"
+    # Who put it on the bus: the person or integration (JWT sub) behind POST /events, the
+    # rule whose action emitted it; None for a producer that does not say.
+    sender: str | None = None
+    # The hash of what the event says (type, patient, payload), see event_fingerprint.
+    fingerprint: str | None = None
     # What the service did with it: one entry per matched rule / action, e.g.
     # {"rule_id": "...", "action": "update_journey_status", "outcome": "moved", "detail": "..."}
     results: list[dict[str, Any]] = []

@@ -37,11 +37,18 @@ from journeys_core.data.idempotency import IdempotentCall
 from journeys_core.data.mailer import EmailRejected, send_email
 from journeys_core.data.patients import PatientRecord
 from journeys_core.data.warm_cache import warm_cache
-from journeys_core.domain.automation import derived_event_id, matching_rules, render_template
+from journeys_core.domain.automation import (
+    conflict_event_id,
+    derived_event_id,
+    event_fingerprint,
+    matching_rules,
+    render_template,
+)
 from journeys_core.domain.stale_monitor import TIMEOUT_EVENT_TYPE
 from journeys_core.errors import Conflict, InvalidInput, LostRace, NotFound
 from journeys_core.models.automation import (
     EVENT_ID_PATTERN,
+    MAX_ACTIVE_RULES_PER_TRIGGER,
     AutomationRule,
     BusEvent,
     DomainEvent,
@@ -64,6 +71,11 @@ AUTOMATION_ACTOR = "automation"
 AUTOMATION_SOURCE = "journeys.automation"
 # Rules emitting events that set off rules emitting events...: the fourth link is refused.
 MAX_CHAIN_DEPTH = 3
+# What one inbound event may set off: the rules run for it (in priority order; any more
+# are recorded as refused, though saving them is refused already) and the events its
+# actions emit (each of which may fan out the same way, down to MAX_CHAIN_DEPTH).
+MAX_RULES_PER_EVENT = MAX_ACTIVE_RULES_PER_TRIGGER
+MAX_EMITTED_PER_EVENT = 10
 IDEMPOTENCY_KEY_PREFIX = "journeys-automation-event"
 # Events whose system event other functions write results on too (the stale monitor records
 # timeouts, the notifier adds its email's outcome).
@@ -99,7 +111,20 @@ def parse_bus_message(body: str) -> DomainEvent:
         payload=detail.payload,
         detail=raw["detail"],
         chain_depth=detail.chain_depth,
+        fingerprint=event_fingerprint(envelope.detail_type, detail.patient_id, detail.payload),
+        sender=_sender(raw["detail"]),
     )
+
+
+def _sender(detail: dict[str, Any]) -> str | None:
+    """Who says they sent it: POST /events names the caller, an emitted event its rule."""
+    submitted_by = detail.get("submitted_by")
+    if isinstance(submitted_by, str) and submitted_by:
+        return submitted_by[:200]
+    caused_by = detail.get("caused_by")
+    if isinstance(caused_by, dict) and isinstance(caused_by.get("rule_id"), str):
+        return f"rule:{caused_by['rule_id'][:100]}"
+    return None
 
 
 @cache
@@ -109,7 +134,9 @@ def _process_once() -> IdempotentCall:
         process_domain_event,
         table_name=settings.idempotency_table,
         data_keyword_argument="event",
-        event_key_jmespath="[organization_id, event_id]",
+        # The content's hash too: an id reused for another event is not answered with the
+        # first one's result, it reaches process_domain_event and is recorded as a conflict.
+        event_key_jmespath="[organization_id, event_id, fingerprint]",
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
         expires_after_seconds=settings.idempotency_ttl_seconds,
     )
@@ -140,10 +167,14 @@ def process_domain_event(*, event: DomainEvent) -> Result:
             source=event.source,
             received_at=utc_now(),
             payload=event.payload,
+            sender=event.sender,
+            fingerprint=event.fingerprint,
         )
     )
     if not first_time:  # a retry after a failure, or a redelivery older than idempotency's TTL
         earlier = system_events.get(org, event.event_id)
+        if earlier is not None and earlier.fingerprint not in (None, event.fingerprint):
+            return _record_conflict(event, earlier)
         if earlier is not None and earlier.status == "processed":
             matched_before = {r["rule_id"] for r in earlier.results if "rule_id" in r}
             return _summary(event, len(matched_before), earlier.results)
@@ -159,8 +190,16 @@ def process_domain_event(*, event: DomainEvent) -> Result:
     run = _EventRun(event)
     results = [
         run.perform(rule, index, action)
-        for rule in matched
+        for rule in matched[:MAX_RULES_PER_EVENT]
         for index, action in enumerate(rule.actions)
+    ] + [
+        {
+            "rule_id": rule.id,
+            "rule_name": rule.name,
+            "outcome": "refused",
+            "detail": f"not run: more than {MAX_RULES_PER_EVENT} rules matched one event",
+        }
+        for rule in matched[MAX_RULES_PER_EVENT:]
     ]
     run.ensure_event_seen()
     if event.event_type in SHARED_RESULTS_EVENTS:
@@ -173,6 +212,32 @@ def process_domain_event(*, event: DomainEvent) -> Result:
     else:
         system_events.set_results(org, event.event_id, "processed", results)
     return _summary(event, len(matched), results)
+
+
+def _record_conflict(event: DomainEvent, earlier: SystemEvent) -> Result:
+    """An event reusing an id taken by another event: neither processed nor lost, recorded
+    under a derived id with what it said and which event holds the id."""
+    result: Result = {
+        "outcome": "conflict",
+        "detail": f"event id {event.event_id!r} was already used by a "
+        f"{earlier.event_type} for patient {earlier.patient_id!r}: not processed",
+    }
+    repositories.system_events().record(
+        SystemEvent(
+            event_id=conflict_event_id(event.event_id, event.fingerprint),
+            organization_id=event.organization_id,
+            event_type=event.event_type,
+            patient_id=event.patient_id,
+            source=event.source,
+            received_at=utc_now(),
+            payload=event.payload,
+            status="conflict",
+            results=[result],
+            sender=event.sender,
+            fingerprint=event.fingerprint,
+        )
+    )
+    return _summary(event, 0, [result])
 
 
 def _summary(event: DomainEvent, rules_matched: int, results: list[Result]) -> Result:
@@ -193,6 +258,7 @@ class _EventRun:
         self.event = event
         self._patient: PatientRecord | None = None
         self._seen_stored = False
+        self._emitted = 0
 
     def patient(self) -> PatientRecord:
         if self._patient is None:
@@ -309,6 +375,13 @@ class _EventRun:
                 "detail": f"{params.type} not emitted: more than {MAX_CHAIN_DEPTH} events "
                 "in a chain of rules",
             }
+        if self._emitted >= MAX_EMITTED_PER_EVENT:
+            return {
+                "outcome": "refused",
+                "detail": f"{params.type} not emitted: more than {MAX_EMITTED_PER_EVENT} "
+                "events emitted for one event",
+            }
+        self._emitted += 1
         self.ensure_event_seen()
         emitted_id = derived_event_id(event.event_id, rule.id, index)
         put_event(

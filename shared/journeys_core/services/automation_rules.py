@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from journeys_core.clock import utc_now
 from journeys_core.data import repositories
 from journeys_core.domain.automation import new_rule_id, playbook_rules
-from journeys_core.errors import AlreadyExists, InvalidInput, NotFound
+from journeys_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from journeys_core.models.automation import (
+    MAX_ACTIVE_RULES_PER_TRIGGER,
     AutomationRule,
     AutomationRuleCreate,
     AutomationRulePage,
@@ -68,8 +69,25 @@ def _new_rule(
     )
 
 
+def _check_room_on_trigger(org: str, rule: AutomationRuleCreate, rule_id: str | None) -> None:
+    """Conflict when the rule would be one active rule too many for its trigger."""
+    if not rule.is_active:
+        return
+    others = [
+        active
+        for active in repositories.rules().active_for_trigger(org, rule.trigger_event)
+        if active.id != rule_id
+    ]
+    if len(others) >= MAX_ACTIVE_RULES_PER_TRIGGER:
+        raise Conflict(
+            f"trigger_event: {rule.trigger_event} already has {len(others)} active rules, "
+            f"the most one event runs; deactivate or delete one first"
+        )
+
+
 def create_rule(org: str, body: AutomationRuleCreate) -> AutomationRule:
     _check_journeys_and_stages(org, body)
+    _check_room_on_trigger(org, body, None)
     rule = _new_rule(org, new_rule_id(), body)
     repositories.rules().create(rule)
     return rule
@@ -109,6 +127,7 @@ def update_rule(org: str, rule_id: str, update: AutomationRuleUpdate) -> Automat
     except ValidationError as error:
         raise InvalidInput(_validation_message(error)) from error
     _check_journeys_and_stages(org, body)
+    _check_room_on_trigger(org, body, rule_id)
     rule = AutomationRule.model_validate(
         {
             **current.model_dump(mode="json"),

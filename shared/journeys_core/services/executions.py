@@ -13,7 +13,7 @@ from typing import TypeVar
 from journeys_core.clock import utc_now
 from journeys_core.data import repositories
 from journeys_core.domain.execution_ids import new_execution_id
-from journeys_core.domain.timeline import TimelinePlan
+from journeys_core.domain.timeline import TimelinePlan, TimelineTooLarge
 from journeys_core.errors import InvalidInput, NotFound, PayloadTooLarge
 from journeys_core.models.execution import (
     EntityTimeline,
@@ -93,22 +93,31 @@ def generate_timelines(org: str, name_or_id: str, request: TimelineRequest) -> T
     record = find_journey(org, name_or_id)
     if not record.journey_spec.get("events"):
         raise InvalidInput(f"journey {record.name!r} has no events to schedule")
-    plan = _compiled_plan(record.id, record.version, json.dumps(record.journey_spec))
+    try:
+        plan = _compiled_plan(record.id, record.version, json.dumps(record.journey_spec))
+    except TimelineTooLarge as error:  # saved before the bound existed
+        raise PayloadTooLarge(str(error)) from error
+    entities = request.entities
+    most = plan.max_events_per_entity * len(entities)
+    if most > MAX_TIMELINE_EVENTS:  # refused from the plan's bound, before generating any
+        raise PayloadTooLarge(
+            f"up to {most} events ({plan.max_events_per_entity} per entity), more than "
+            f"{MAX_TIMELINE_EVENTS}: ask for fewer entities per request"
+        )
     start = request.start_date or utc_now().date()
     horizon = timedelta(days=plan.duration_days) if plan.duration_days is not None else None
     executed_at = utc_now()
     timelines: list[EntityTimeline] = []
     executions: list[ExecutionRecord] = []
     total = 0
-    for entity_id in request.entities:
+    for entity_id in entities:
         began = time.perf_counter()
-        scheduled = plan.generate(entity_id, start, request.seed)
+        try:
+            scheduled = plan.generate(entity_id, start, request.seed)
+        except ValueError as error:  # the journey runs past the dates Python holds
+            raise InvalidInput(f"start_date: {error}") from error
         elapsed_ms = int((time.perf_counter() - began) * 1000)
         total += len(scheduled)
-        if total > MAX_TIMELINE_EVENTS:
-            raise PayloadTooLarge(
-                f"more than {MAX_TIMELINE_EVENTS} events: ask for fewer entities per request"
-            )
         events = [
             TimelineEvent(
                 event_id=e.event_id,
