@@ -28,12 +28,14 @@ from journeys_core.models.journey import (
     JourneyUpdate,
     JourneyVersions,
 )
-from journeys_core.services import definitions, executions
+from journeys_core.models.simulation import SimulationRequest, SimulationResult
+from journeys_core.services import definitions, executions, simulation
 
 app = build_resolver()
 auth = Auth(app)
 
 Reader = Annotated[Caller, Depends(auth.reader)]
+Staff = Annotated[Caller, Depends(auth.staff)]
 Admin = Annotated[Caller, Depends(auth.admin)]
 NameOrId = Annotated[str, Path(min_length=1, max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -132,6 +134,17 @@ def generate_timeline(
         auth.admin()  # recording executions is a write: admins only
     result = executions.generate_timelines(caller.org, name_or_id, body)
     metrics.add_metric(name="TimelineEvents", unit=MetricUnit.Count, value=result.events_generated)
+    return result
+
+
+@app.post("/api/v1/journeys/<name_or_id>/simulate")
+def simulate_journey(
+    name_or_id: NameOrId, body: SimulationRequest, caller: Staff
+) -> SimulationResult:
+    result = simulation.simulate_journey(caller.org, name_or_id, body)
+    metrics.add_metric(
+        name="SimulatedPatientDays", unit=MetricUnit.Count, value=result.enrolled * result.days
+    )
     return result
 
 

@@ -52,6 +52,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "DefinitionsTable/index/ById": QUERY,  # load by id
         "ExecutionsTable": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:BatchWriteItem"},
         "ExecutionsTable/index/ByEntity": QUERY,  # an entity's executions
+        "RulesTable/index/ByTrigger": QUERY,  # a simulation's active rules (read only)
     },
     "PatientsFunction": {
         "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},

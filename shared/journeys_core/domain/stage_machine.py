@@ -23,13 +23,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from journeys_core.errors import Conflict, InvalidInput
 from journeys_core.models.patient import Enrollment, JourneyLogEntry, StageMove
 
 AUTOMATION_ACTORS = frozenset({"automation", "monitor"})
 _TICK = timedelta(microseconds=1)
+
+
+# Which rule refused a move: the simulator counts refusals by kind.
+RefusalKind = Literal["expected_stage", "initial", "locked", "transition", "guard"]
+
+
+class MoveRefused(Conflict):
+    """A move the journey's rules refuse (409), saying which rule."""
+
+    def __init__(self, message: str, why: RefusalKind) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -122,8 +134,8 @@ def decide_stage_move(
 ) -> StageChange | None:
     """The change to write, or None for a move to the stage the patient already stands in.
 
-    Raises InvalidInput (422) for a stage the journey does not have, Conflict (409) for a
-    move the rules refuse.
+    Raises InvalidInput (422) for a stage the journey does not have, MoveRefused (a Conflict,
+    409) for a move the rules refuse.
     """
     key, to_stage = machine.journey_key, request.to_stage
     if to_stage not in machine.stages:
@@ -134,15 +146,17 @@ def decide_stage_move(
     where = current.stage if current else None
     if request.expected_stage is not None and request.expected_stage != where:
         standing = f"stands in {where!r}" if where else "is not enrolled"
-        raise Conflict(
+        raise MoveRefused(
             f"expected the patient in {request.expected_stage!r} of journey {key!r}, "
-            f"but the patient {standing}"
+            f"but the patient {standing}",
+            "expected_stage",
         )
     if current is None:
         if to_stage != machine.initial_stage and not request.is_person:
-            raise Conflict(
+            raise MoveRefused(
                 f"automation enrolls only at journey {key!r}'s initial stage "
-                f"{machine.initial_stage!r}, not {to_stage!r}"
+                f"{machine.initial_stage!r}, not {to_stage!r}",
+                "initial",
             )
         _check_guard(machine, request)
         return StageChange(from_stage=None, to_stage=to_stage, expected_version=None)
@@ -150,17 +164,21 @@ def decide_stage_move(
         return None
     if current.stage in machine.locked_stages:
         if not request.is_person:
-            raise Conflict(
+            raise MoveRefused(
                 f"{current.stage!r} is a locked stage of journey {key!r}: "
-                "only a person can move the patient out of it"
+                "only a person can move the patient out of it",
+                "locked",
             )
         if not request.reason:
-            raise Conflict(f"leaving the locked stage {current.stage!r} needs a reason")
+            raise MoveRefused(
+                f"leaving the locked stage {current.stage!r} needs a reason", "locked"
+            )
     allowed = machine.allowed_next(current.stage)
     if to_stage not in allowed:
-        raise Conflict(
+        raise MoveRefused(
             f"journey {key!r} does not allow {current.stage!r} -> {to_stage!r}; "
-            f"allowed from {current.stage!r}: {_names(allowed)}"
+            f"allowed from {current.stage!r}: {_names(allowed)}",
+            "transition",
         )
     _check_guard(machine, request)
     return StageChange(
@@ -171,9 +189,10 @@ def decide_stage_move(
 def _check_guard(machine: StageMachine, request: MoveRequest) -> None:
     missing = sorted(machine.guards.get(request.to_stage, frozenset()) - request.events_seen)
     if missing:
-        raise Conflict(
+        raise MoveRefused(
             f"entering {request.to_stage!r} of journey {machine.journey_key!r} needs the "
-            f"patient to have had {_names(missing)} first"
+            f"patient to have had {_names(missing)} first",
+            "guard",
         )
 
 

@@ -37,7 +37,12 @@ from journeys_core.data.idempotency import IdempotentCall
 from journeys_core.data.mailer import EmailRejected, send_email
 from journeys_core.data.patients import PatientRecord
 from journeys_core.data.warm_cache import warm_cache
-from journeys_core.domain.automation import derived_event_id, matching_rules, render_template
+from journeys_core.domain.automation import (
+    MAX_CHAIN_DEPTH,
+    derived_event_id,
+    matching_rules,
+    render_template,
+)
 from journeys_core.domain.stale_monitor import TIMEOUT_EVENT_TYPE
 from journeys_core.errors import Conflict, InvalidInput, LostRace, NotFound
 from journeys_core.models.automation import (
@@ -62,8 +67,6 @@ from journeys_core.settings import get_settings
 
 AUTOMATION_ACTOR = "automation"
 AUTOMATION_SOURCE = "journeys.automation"
-# Rules emitting events that set off rules emitting events...: the fourth link is refused.
-MAX_CHAIN_DEPTH = 3
 IDEMPOTENCY_KEY_PREFIX = "journeys-automation-event"
 # Events whose system event other functions write results on too (the stale monitor records
 # timeouts, the notifier adds its email's outcome).
