@@ -29,7 +29,7 @@ from journeys_core.models.journey import (
     JourneyVersions,
 )
 from journeys_core.models.simulation import SimulationRequest, SimulationResult
-from journeys_core.services import definitions, executions, simulation
+from journeys_core.services import definitions, executions
 
 app = build_resolver()
 auth = Auth(app)
@@ -141,6 +141,9 @@ def generate_timeline(
 def simulate_journey(
     name_or_id: NameOrId, body: SimulationRequest, caller: Staff
 ) -> SimulationResult:
+    # Loaded on first use: the other routes' cold starts do not pay for the simulator.
+    from journeys_core.services import simulation
+
     result = simulation.simulate_journey(caller.org, name_or_id, body)
     metrics.add_metric(
         name="SimulatedPatientDays", unit=MetricUnit.Count, value=result.enrolled * result.days

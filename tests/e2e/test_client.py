@@ -25,6 +25,7 @@ from journeys_client import (
     JourneySummary,
     NotFoundError,
     Patient,
+    Simulation,
     StageMember,
     Timeline,
     ValidationError,
@@ -418,6 +419,7 @@ def test_events_publish(client: JourneysClient) -> None:
         (JourneyLogEntry, "JourneyLogEntry", ""),
         (StageMember, "StageMember", ""),
         (Timeline, "TimelineResponse", ""),
+        (Simulation, "SimulationResult", ""),
     ],
 )
 def test_client_models_cover_the_contract_and_the_guide(

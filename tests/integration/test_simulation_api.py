@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 
 from journeys_core.data import aws
@@ -170,3 +171,27 @@ def test_the_sample_event_simulates_the_builtin_retreat() -> None:
     result = invoke("journeys", load_sample("journeys/simulate-journey"))
     assert result.status == 200, result.body
     assert result.body["journey_key"] == KEY and result.body["compared_version"] == 1
+
+
+@pytest.mark.usefixtures("org_a")
+def test_the_client_simulates_and_prints_the_stage_table() -> None:
+    # Given the Python client, in front of the template's HTTP API in-process
+    from journeys_client import JourneysClient, Simulation
+
+    from tests.support.gateway import GatewayApp, bearer
+
+    token = bearer("org-a", "staff")["Authorization"].removeprefix("Bearer ")
+    transport = httpx.WSGITransport(app=GatewayApp())
+    with JourneysClient("http://testserver", token, transport=transport) as client:
+        # When it simulates the retreat against the current version
+        result = client.journeys.simulate_journey(
+            KEY, cohort_size=400, seed=5, start_date="2026-01-01", compare_with="current"
+        )
+    # Then it gets the simulation, and its table has a row per stage with the comparison
+    assert isinstance(result, Simulation)
+    table = result.table()
+    confirmed = by_stage(result.model_dump())["CONFIRMED"]
+    row = next(line for line in table.splitlines() if line.startswith("CONFIRMED "))
+    assert row.split()[1:3] == [str(confirmed["entries"]), "0"]
+    assert row.split()[-2:] == ["+0", "+0"]  # the same version: no difference
+    assert "400 of 400 patients over 120 days (seed 5, rules: active)" in table
