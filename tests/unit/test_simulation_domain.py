@@ -134,7 +134,11 @@ def test_a_draft_without_a_transition_shows_the_refusals_it_causes() -> None:
     )
     # and the comparison says where the patients went instead
     diff = stage_differences(outcome.stages, live.stages)
-    assert diff["CONFIRMED"].entries.change == -confirmed
+    assert diff["CONFIRMED"].entries.model_dump() == {
+        "run": 0,
+        "compared": confirmed,
+        "change": -confirmed,
+    }
     assert diff["AWAITING_PAYMENT"].final.change == confirmed
     assert diff["COMPLETED"].final.compared == confirmed
 
@@ -263,6 +267,24 @@ def test_emitted_events_set_off_rules_until_the_chain_is_cut() -> None:
     assert [r.fired for r in outcome.rules] == [payers, 2 * payers, payers]
     assert outcome.chains_cut == payers
     assert [r.index for r in outcome.rules] == [0, 1, 2]
+
+
+def test_draft_rules_that_never_fire_are_named_by_index() -> None:
+    # Given draft rules whose first never matches (a payment failure never happens)
+    never = rule(
+        "draft-00000",
+        {
+            "name": "payment failed",
+            "trigger_event": "PAYMENT_FAILED",
+            "actions": [{"type": "send_email", "params": {"subject": "s", "template": "t"}}],
+        },
+    )
+    # When simulated with the playbook after it
+    outcome = simulate_cohort(cohort(rules=[never, *PLAYBOOK], size=50, draft_rules=True))
+    # Then the first rule is reported by its index 0, the playbook's idle ones by theirs
+    assert outcome.never_fired[0] == 0
+    assert [r.index for r in outcome.rules] == list(range(1 + len(PLAYBOOK)))
+    assert all(isinstance(index, int) for index in outcome.never_fired)
 
 
 def test_a_run_is_reproducible_and_each_patient_independent_of_the_cohort() -> None:

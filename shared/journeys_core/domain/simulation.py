@@ -549,7 +549,9 @@ class CohortRun:
             emails=Emails(per_day=self.emails, total=sum(self.emails)),
             rules=outcomes,
             never_fired=[
-                (o.index if o.index is not None else o.id) or "" for o in outcomes if o.fired == 0
+                outcome.index if outcome.index is not None else str(outcome.id)
+                for outcome in outcomes
+                if outcome.fired == 0
             ],
             chains_cut=self.chains_cut,
         )

@@ -94,9 +94,11 @@ class RuleOutcome(BaseModel):
 
 
 class Change(BaseModel):
-    run: float | None
-    compared: float | None
-    change: float | None
+    """A figure in this run, in the compared run, and this run's minus the compared one."""
+
+    run: int | float | None
+    compared: int | float | None
+    change: int | float | None
 
 
 class StageDiff(BaseModel):
