@@ -322,3 +322,89 @@ def test_a_timeline_event_must_stand_for_a_trigger_the_rules_take() -> None:
     event(spec, "payment")["trigger"] = "JOURNEY_STAGE_TIMEOUT"
     with pytest.raises(InvalidInput, match="trigger"):
         simulate_cohort(cohort(spec=spec, size=1))
+
+
+ARCHETYPES = ["retreat_ibiza_2025", "intake", "carta_natal", "despertar_8s", "yoga_urban_om"]
+
+
+@pytest.mark.parametrize("name", ARCHETYPES)
+def test_each_stage_archetype_can_be_simulated_as_imported(name: str) -> None:
+    # Given a built-in archetype and the playbook installed for it
+    spec = next(j for j in load_builtin_journeys() if j["name"] == name)["journey_spec"]
+    rules = [rule(i, b.model_dump(mode="json")) for i, b in playbook_rules({name: spec["stages"]})]
+    # When 200 patients go through it
+    outcome = simulate_cohort(
+        Cohort(name, "org-a", spec, rules, 200, 1, START, spec["duration_days"])
+    )
+    # Then everyone enrolls, most complete, nothing is refused, and someone gets a reminder
+    assert outcome.enrolled == 200
+    assert outcome.final["COMPLETED"] > 100
+    assert outcome.refused == []
+    assert outcome.timeouts.total > 0
+
+
+def test_timeouts_counted_in_bulk_match_those_played_one_by_one() -> None:
+    # Given a retreat nobody pays for, and a reminder rule that reads hours_stale (so every
+    # timeout is worked out on its own) next to the playbook's (counted in bulk)
+    spec = copy.deepcopy(RETREAT)
+    event(spec, "payment")["probability"] = 0.5
+    reads_hours = rule(
+        "rule-hours",
+        {
+            "name": "reminder that reads hours_stale",
+            "trigger_event": "JOURNEY_STAGE_TIMEOUT",
+            "conditions": [{"path": "hours_stale", "op": "gte", "value": 0}],
+            "actions": [{"type": "send_email", "params": {"subject": "s", "template": "t"}}],
+        },
+    )
+    emits = rule(
+        "rule-emit",
+        {
+            "name": "timeout emits a booking",
+            "trigger_event": "JOURNEY_STAGE_TIMEOUT",
+            "actions": [{"type": "emit_event", "params": {"type": "BOOKING_CREATED"}}],
+        },
+    )
+    # When the same cohort runs three ways
+    runs = [
+        simulate_cohort(cohort(spec=spec, rules=rules, size=100, days=90))
+        for rules in (PLAYBOOK, [*PLAYBOOK, reads_hours], [*PLAYBOOK, emits])
+    ]
+    # Then the stale timeouts, one a day per stay, are the same each time
+    assert runs[0].timeouts == runs[1].timeouts == runs[2].timeouts
+    assert runs[0].emails == runs[1].emails == runs[2].emails
+    assert runs[0].timeouts.total > 0
+    # and a single patient who never pays gets one a day, every day once past 48 hours
+    event(spec, "payment")["probability"] = 0
+    alone = simulate_cohort(cohort(spec=spec, size=1, days=90)).timeouts.per_day
+    first = alone.index(1)
+    assert 3 <= first <= 7  # screened in 0-3 days, offered a place 1-2 days later, then 48 h
+    assert alone == [0] * first + [1] * (90 - first)
+
+
+def test_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from journeys_core.domain import simulation
+
+    # Given a rule that emits an event on every timeout (so each one is played out), and a
+    # limit of 5,000 events through the rules
+    monkeypatch.setattr(simulation, "MAX_RULE_EVALUATIONS", 5_000)
+    emits = rule(
+        "rule-emit",
+        {
+            "name": "timeout emits a booking",
+            "trigger_event": "JOURNEY_STAGE_TIMEOUT",
+            "actions": [{"type": "emit_event", "params": {"type": "BOOKING_CREATED"}}],
+        },
+    )
+    spec = copy.deepcopy(RETREAT)
+    event(spec, "payment")["probability"] = 0
+    # When 100 patients would wait two years, or a timeline would have too many events
+    # Then the request is refused instead of running past the gateway's 29 seconds
+    with pytest.raises(InvalidInput, match="fewer patients"):
+        simulate_cohort(cohort(spec=spec, rules=[*PLAYBOOK, emits], size=100, days=730))
+    assert simulate_cohort(cohort(spec=spec, rules=[*PLAYBOOK, emits], size=2, days=730))
+    repeated = copy.deepcopy(RETREAT)
+    repeated["duration_days"] = 36_500
+    repeated["events"][0]["repeat"] = {"every_days": 1}
+    with pytest.raises(InvalidInput, match="timeline events"):
+        simulate_cohort(cohort(spec=repeated, size=10_000))

@@ -76,6 +76,10 @@ from journeys_core.models.simulation import (
 )
 
 MINUTES_PER_DAY = 1440
+# Work is bounded before it starts (timeline events) and while it runs (events through the
+# rules, each some microseconds): past these a request could not answer within 29 seconds.
+MAX_TIMELINE_EVENTS = 5_000_000
+MAX_RULE_EVALUATIONS = 1_000_000
 MONITOR_EVERY = 60  # the stale monitor runs hourly
 GATE_MINUTES = 24 * 60  # one timeout per (patient, stage) stay every 24 hours
 DAY_STARTS, DAY_SPAN = 8 * 60, 12 * 60  # patients act between 08:00 and 20:00
@@ -204,6 +208,13 @@ class CohortRun:
             self.plan = TimelinePlan.compile(cohort.spec)
         except ValueError as error:
             raise InvalidInput(f"journey_spec: {error}") from error
+        most = self.plan.max_events_per_entity * cohort.cohort_size
+        if most > MAX_TIMELINE_EVENTS:
+            raise InvalidInput(
+                f"cohort_size: up to {most:,} timeline events for this cohort, more than "
+                f"{MAX_TIMELINE_EVENTS:,}: simulate fewer patients"
+            )
+        self.evaluations = 0
         self.cohort = cohort
         self.machine = machine
         self.steps = timeline_steps(cohort.spec, machine)
@@ -334,6 +345,13 @@ class CohortRun:
         emailed = False
         while pending:
             event_type, payload, depth, detail = pending.popleft()
+            self.evaluations += 1
+            if self.evaluations > MAX_RULE_EVALUATIONS:
+                raise InvalidInput(
+                    f"cohort_size: more than {MAX_RULE_EVALUATIONS:,} events through the rules "
+                    "(timeouts whose rules move or emit are played one by one): simulate fewer "
+                    "patients or days"
+                )
             patient.sequence += 1
             event_id = f"sim-{patient.id}-{patient.sequence}"
             if detail is None:
