@@ -5,7 +5,8 @@ import { api, enc } from "./api.js";
 import { badge, formatHours, h, percent, table } from "./dom.js";
 import { funnelChart } from "./funnel.js";
 
-const field = (id, label, input) => [h("label", { for: id }, label), input];
+const field = (id, label, input) =>
+  h("div", { class: "field" }, h("label", { for: id }, label), input);
 
 function simulateForm(templates, chosen, onRun, alertError) {
   const form = h(
@@ -112,30 +113,19 @@ function stageTable(result) {
 }
 
 function comparisonTable(result) {
+  const count = (value) => (value === null || value === undefined ? "-" : String(value));
   const hours = (value) => (value === null || value === undefined ? "-" : formatHours(value));
+  const pair = (change, format) => `${format(change.run)} (${format(change.compared)})`;
   return table(
     `This run next to version ${result.compared_version} (live)`,
-    [
-      "Stage",
-      "Entries",
-      "Entries live",
-      "Change",
-      "At the end",
-      "At the end live",
-      "Change",
-      "Median",
-      "Median live",
-    ],
+    ["Stage", "Entries (live)", "Change", "At the end (live)", "Change", "Median (live)"],
     Object.entries(result.diff).map(([stage, d]) => [
       stage,
-      String(d.entries.run ?? "-"),
-      String(d.entries.compared ?? "-"),
+      pair(d.entries, count),
       signed(d.entries.change),
-      String(d.final.run ?? "-"),
-      String(d.final.compared ?? "-"),
+      pair(d.final, count),
       signed(d.final.change),
-      hours(d.median_hours.run),
-      hours(d.median_hours.compared),
+      pair(d.median_hours, hours),
     ]),
   );
 }
@@ -215,9 +205,12 @@ export async function simulateView(root, [key], ui) {
       h("h3", { id: titleId }, `${journey} (${version}): ${result.enrolled} patients over ${days}`),
     );
     const stages = result.stages.map((stage) => ({ ...stage, in_definition: true }));
-    const funnel = h("div", {}, funnelChart({ stages }, titleId), stageTable(result));
+    const scroll = (child) => h("div", { class: "scroll" }, child);
+    const tables = [scroll(stageTable(result))];
+    if (result.diff) tables.push(scroll(comparisonTable(result)));
     section.append(
-      result.diff ? h("div", { class: "side-by-side" }, funnel, comparisonTable(result)) : funnel,
+      funnelChart({ stages }, titleId),
+      h("div", { class: "side-by-side" }, tables),
       ...summary(result),
     );
     results.append(section);
