@@ -195,3 +195,27 @@ def test_the_client_simulates_and_prints_the_stage_table() -> None:
     assert row.split()[1:3] == [str(confirmed["entries"]), "0"]
     assert row.split()[-2:] == ["+0", "+0"]  # the same version: no difference
     assert "400 of 400 patients over 120 days (seed 5, rules: active)" in table
+
+
+@pytest.mark.usefixtures("org_a")
+def test_a_saved_version_is_simulated_and_compared_with_an_older_one() -> None:
+    # Given version 2 of the retreat, where a payment no longer confirms the booking
+    load = api_event("journeys/load-journey", path_params={"name_or_id": KEY}, org="org-a")
+    spec = copy.deepcopy(invoke("journeys", load).body["journey_spec"])
+    spec["transitions"]["AWAITING_PAYMENT"].remove("CONFIRMED")
+    update = api_event(
+        "journeys/update-journey",
+        path_params={"name_or_id": KEY},
+        body={"journey_spec": spec},
+        org="org-a",
+    )
+    assert invoke("journeys", update).status == 200
+    # When version 1 and the current version are simulated, each compared with the other
+    old = simulate({"version": 1, "cohort_size": 200, "compare_with": "current"}).body
+    new = simulate({"cohort_size": 200, "compare_with": 1}).body
+    # Then each answer names its versions, and the differences mirror each other
+    assert (old["version"], old["compared_version"]) == (1, 2)
+    assert (new["version"], new["compared_version"]) == (2, 1)
+    confirmed = old["diff"]["CONFIRMED"]["entries"]
+    assert confirmed["change"] > 0
+    assert new["diff"]["CONFIRMED"]["entries"]["change"] == -confirmed["change"]
