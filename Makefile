@@ -14,6 +14,9 @@ ORG ?= demo
 ROLES ?= admin,staff
 FUNCTION ?= journeys
 EVENT ?= events/journeys/list-journeys.json
+JOURNEY ?= retreat_ibiza_2025
+N ?= 1000
+SIMULATE_ARGS ?=
 # How sam's containers reach this machine: 127.0.0.1 with --docker-network host (Linux),
 # host.docker.internal on Docker Desktop.
 SAM_AWS_HOST ?= 127.0.0.1
@@ -21,7 +24,7 @@ PYTEST_ARGS ?=
 MODULES ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck unit integration contract e2e browser mutation token invoke sam-env openapi bench build clean
+.PHONY: help install run test lint format typecheck unit integration contract e2e browser mutation token invoke sam-env simulate openapi bench build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +97,11 @@ invoke: $(STAMP) ## Docker-free `sam local invoke`: make invoke FUNCTION=journey
 
 sam-env: $(STAMP) ## Write env.json for `sam local invoke/start-api --env-vars` from the running `make run`
 	@PORT=$(PORT) $(BIN)/python -m local_stack.sam_env --host "$(SAM_AWS_HOST)"
+
+simulate: $(STAMP) ## Rehearse a journey on the running `make run`: make simulate JOURNEY=retreat_ibiza_2025 N=10000 SIMULATE_ARGS="--compare current"
+	@JOURNEYS_URL="$${JOURNEYS_URL:-http://127.0.0.1:$(PORT)}" \
+	JOURNEYS_TOKEN="$${JOURNEYS_TOKEN:-$$($(BIN)/python -m local_stack.tokens --org "$(ORG)" --roles "$(ROLES)")}" \
+	$(BIN)/python -m journeys_client.simulate "$(JOURNEY)" -n "$(N)" $(SIMULATE_ARGS)
 
 openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
 	$(BIN)/python -m local_stack.openapi --output docs/openapi.json

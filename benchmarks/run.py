@@ -17,6 +17,7 @@ MODULES = [
     "bench_monitor",
     "bench_analytics",
     "bench_local_stack",
+    "bench_simulation",
 ]
 
 

@@ -22,6 +22,7 @@ from .models import (
     JourneyExecutionRecord,
     JourneyRecord,
     JourneySummary,
+    Simulation,
     Timeline,
 )
 from .transport import Pager, error_from_response, path_segment, without_none
@@ -364,3 +365,40 @@ class JourneysApi(Pager):
         started_at, finished_at}``."""
         path = f"/journeys/{path_segment(name_or_id)}/migrations/{path_segment(migration_id)}"
         return dict(self._http.call("GET", path, idempotent=True).json())
+
+    def simulate_journey(
+        self,
+        name_or_id: str,
+        *,
+        cohort_size: int = 1000,
+        version: int | None = None,
+        draft_spec: Mapping[str, Any] | None = None,
+        rules: str | Sequence[Mapping[str, Any]] = "active",
+        seed: int = 0,
+        start_date: DateLike | None = None,
+        days: int | None = None,
+        arrivals_per_day: int | None = None,
+        compare_with: str | int | None = None,
+    ) -> Simulation:
+        """Rehearse a version (default: the current one) or ``draft_spec`` with the
+        organization's ``active`` rules, ``"none"`` or draft rules, on ``cohort_size``
+        synthetic patients (≤ 10,000) over ``days`` (default the journey's duration, ≤ 730);
+        ``compare_with="current"`` (or a version) adds the differences against what is live.
+        Writes nothing, so it is safe to retry. ``.table()`` renders it for a terminal."""
+        body = without_none(
+            {
+                "version": version,
+                "draft_spec": _mapping(draft_spec),
+                "rules": rules if isinstance(rules, str) else [dict(r) for r in rules],
+                "cohort_size": cohort_size,
+                "seed": seed,
+                "start_date": _date(start_date),
+                "days": days,
+                "arrivals_per_day": arrivals_per_day,
+                "compare_with": compare_with,
+            }
+        )
+        answer = self._http.call(
+            "POST", f"/journeys/{path_segment(name_or_id)}/simulate", idempotent=True, json=body
+        )
+        return Simulation.model_validate(answer.json())

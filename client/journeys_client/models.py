@@ -94,6 +94,89 @@ class Timeline(_Record):
     timelines: list[EntityTimeline]
 
 
+class Simulation(_Record):
+    """``simulate_journey``: where a synthetic cohort ends up under a version or a draft and
+    its rules (the service's ``SimulationResult``; the nested parts stay plain JSON)."""
+
+    journey_key: str
+    version: int | None = None
+    rules_source: str
+    cohort_size: int
+    enrolled: int
+    seed: int
+    start_date: date
+    days: int
+    arrivals_per_day: int | None = None
+    stages: list[dict[str, Any]]
+    final: dict[str, int]
+    refused: list[dict[str, Any]]
+    timeouts: dict[str, Any]
+    emails: dict[str, Any]
+    rules: list[dict[str, Any]]
+    never_fired: list[str | int]
+    chains_cut: int
+    compared_version: int | None = None
+    diff: dict[str, Any] | None = None
+
+    def table(self) -> str:
+        """The stage table a terminal shows (``make simulate``): per stage, entries, patients
+        there at the end, median and p90 hours in it, and the change against the compared
+        version when there is one; then the totals."""
+        header = ["stage", "entries", "at end", "median h", "p90 h"]
+        if self.diff:
+            header += ["entries vs live", "at end vs live"]
+        rows = [header]
+        for stage in self.stages:
+            times = stage["time_in_stage"]
+            row = [
+                stage["stage"],
+                str(stage["entries"]),
+                str(stage["in_stage_at_end"]),
+                _number(times["median_hours"]),
+                _number(times["p90_hours"]),
+            ]
+            if self.diff:
+                change = self.diff.get(stage["stage"], {})
+                row += [
+                    _signed(change.get("entries", {}).get("change")),
+                    _signed(change.get("final", {}).get("change")),
+                ]
+            rows.append(row)
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = [
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        emails = self.emails["per_day"]
+        lines += [
+            "",
+            f"{self.enrolled} of {self.cohort_size} patients over {self.days} days "
+            f"(seed {self.seed}, rules: {self.rules_source})",
+            f"refused moves: {sum(r['count'] for r in self.refused)}; "
+            f"timeouts: {self.timeouts['total']}; emails: {self.emails['total']} "
+            f"(busiest day {max(emails, default=0)}); chains cut: {self.chains_cut}",
+        ]
+        lines += [
+            f"  refused {r['from_stage']} -> {r['to_stage']} ({r['why']}): {r['count']}"
+            for r in self.refused
+        ]
+        if self.never_fired:
+            lines.append(f"rules that never fired: {', '.join(map(str, self.never_fired))}")
+        return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+,.0f}"
+
+
 class Enrollment(_Record):
     """A patient's place in one journey; ``version`` counts its stage changes."""
 

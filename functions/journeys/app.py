@@ -29,12 +29,14 @@ from journeys_core.models.journey import (
     JourneyVersions,
 )
 from journeys_core.models.migration import MigrationPreview, MigrationRequest, MigrationStatus
+from journeys_core.models.simulation import SimulationRequest, SimulationResult
 from journeys_core.services import definitions, executions, migrations
 
 app = build_resolver()
 auth = Auth(app)
 
 Reader = Annotated[Caller, Depends(auth.reader)]
+Staff = Annotated[Caller, Depends(auth.staff)]
 Admin = Annotated[Caller, Depends(auth.admin)]
 NameOrId = Annotated[str, Path(min_length=1, max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -167,6 +169,20 @@ def get_migration(
     caller: Admin,
 ) -> MigrationStatus:
     return migrations.get_migration(caller.org, name_or_id, migration_id)
+
+
+@app.post("/api/v1/journeys/<name_or_id>/simulate")
+def simulate_journey(
+    name_or_id: NameOrId, body: SimulationRequest, caller: Staff
+) -> SimulationResult:
+    # Loaded on first use: the other routes' cold starts do not pay for the simulator.
+    from journeys_core.services import simulation
+
+    result = simulation.simulate_journey(caller.org, name_or_id, body)
+    metrics.add_metric(
+        name="SimulatedPatientDays", unit=MetricUnit.Count, value=result.enrolled * result.days
+    )
+    return result
 
 
 @app.get("/api/v1/journey-templates")

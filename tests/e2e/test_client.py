@@ -26,6 +26,7 @@ from journeys_client import (
     JourneySummary,
     NotFoundError,
     Patient,
+    Simulation,
     StageMember,
     Timeline,
     ValidationError,
@@ -413,6 +414,7 @@ def test_events_publish(make_client: MakeClient) -> None:
         (JourneyLogEntry, "JourneyLogEntry", ""),
         (StageMember, "StageMember", ""),
         (Timeline, "TimelineResponse", ""),
+        (Simulation, "SimulationResult", ""),
     ],
 )
 def test_client_models_cover_the_contract_and_the_guide(

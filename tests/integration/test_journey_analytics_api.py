@@ -279,7 +279,7 @@ def test_the_dashboard_page_needs_no_token_and_loads_nothing_from_elsewhere() ->
     assert "connect-src 'self'" in page.headers["Content-Security-Policy"]
     loaded = re.findall(r'(?:src|href)="([^"#]+)"', page.body)
     assert loaded and all(not re.match(r"(https?:)?//", url) for url in loaded), loaded
-    for name in ("app.js", "api.js", "dom.js", "funnel.js", "app.css"):
+    for name in ("app.js", "api.js", "dom.js", "funnel.js", "simulate.js", "app.css"):
         asset = dashboard_file(name)
         assert asset.status == 200, name
         code = asset.body.replace('"http://www.w3.org/2000/svg"', "")  # a name, not a download

@@ -118,6 +118,10 @@ MATRIX: dict[str, list[Aim]] = {
             {"entity_id": "{entity}", "record_execution": True},
         ),
     ],
+    "POST /api/v1/journeys/{name_or_id}/simulate": [
+        Aim("/api/v1/journeys/{journey}/simulate", 404, {"cohort_size": 10}, role="staff"),
+        Aim("/api/v1/journeys/{journey_id}/simulate", 404, {"cohort_size": 10}, role="staff"),
+    ],
     "GET /api/v1/journey-templates": [
         Aim("/api/v1/journey-templates", 200, empty="items", role="reader"),
     ],

@@ -57,6 +57,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "MigrationsQueue": SEND_MESSAGE,
         "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "PatientsTable/index/ByStage": QUERY,
+        "RulesTable/index/ByTrigger": QUERY,  # a simulation's active rules (read only)
     },
     "PatientsFunction": {
         "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},

@@ -1,5 +1,5 @@
 // The staff dashboard: active journeys, a patient's journeys (with "review block"), a
-// journey's funnel and stuck patients. Every figure comes from the public API.
+// journey's funnel, stuck patients and simulations. Every figure comes from the public API.
 
 import { ApiError, allItems, api, claims, enc, signIn, signOut, token } from "./api.js";
 import {
@@ -16,6 +16,7 @@ import {
   table,
 } from "./dom.js";
 import { funnelChart } from "./funnel.js";
+import { simulateView } from "./simulate.js";
 
 const $ = (id) => document.getElementById(id);
 const PATIENTS_PER_STAGE = 20;
@@ -513,6 +514,8 @@ const VIEWS = {
   patient: patientView,
   funnel: funnelView,
   stuck: stuckView,
+  simulate: (root, args) =>
+    simulateView(root, args, { journeyTemplates, say, alertError, clearAlert }),
 };
 
 function currentRoute() {

@@ -30,6 +30,8 @@ from journeys_core.models.automation import (
 )
 
 MISSING: Any = object()
+# Rules emitting events that set off rules emitting events...: the fourth link is refused.
+MAX_CHAIN_DEPTH = 3
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]{1,200})\}")
 
 

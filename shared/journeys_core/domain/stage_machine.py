@@ -24,13 +24,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from journeys_core.errors import Conflict, InvalidInput
 from journeys_core.models.patient import Enrollment, JourneyLogEntry, StageMove
 
 AUTOMATION_ACTORS = frozenset({"automation", "monitor"})
 _TICK = timedelta(microseconds=1)
+
+
+# Which rule refused a move: the simulator counts refusals by kind.
+RefusalKind = Literal["expected_stage", "initial", "locked", "transition", "guard", "reentry"]
+
+
+class MoveRefused(Conflict):
+    """A move the journey's rules refuse (409), saying which rule."""
+
+    def __init__(self, message: str, why: RefusalKind) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -132,8 +144,8 @@ def decide_stage_move(
 ) -> StageChange | None:
     """The change to write, or None for a move to the stage the patient already stands in.
 
-    Raises InvalidInput (422) for a stage the journey does not have, Conflict (409) for a
-    move the rules refuse.
+    Raises InvalidInput (422) for a stage the journey does not have, MoveRefused (a Conflict,
+    409) for a move the rules refuse.
     """
     key, to_stage = machine.journey_key, request.to_stage
     if to_stage not in machine.stages:
@@ -144,15 +156,17 @@ def decide_stage_move(
     where = current.stage if current else None
     if request.expected_stage is not None and request.expected_stage != where:
         standing = f"stands in {where!r}" if where else "is not enrolled"
-        raise Conflict(
+        raise MoveRefused(
             f"expected the patient in {request.expected_stage!r} of journey {key!r}, "
-            f"but the patient {standing}"
+            f"but the patient {standing}",
+            "expected_stage",
         )
     if current is None:
         if to_stage != machine.initial_stage and not request.is_person:
-            raise Conflict(
+            raise MoveRefused(
                 f"automation enrolls only at journey {key!r}'s initial stage "
-                f"{machine.initial_stage!r}, not {to_stage!r}"
+                f"{machine.initial_stage!r}, not {to_stage!r}",
+                "initial",
             )
         _check_guard(machine, request)
         return StageChange(from_stage=None, to_stage=to_stage, expected_version=None)
@@ -160,17 +174,21 @@ def decide_stage_move(
         return None
     if current.stage in machine.locked_stages:
         if not request.is_person:
-            raise Conflict(
+            raise MoveRefused(
                 f"{current.stage!r} is a locked stage of journey {key!r}: "
-                "only a person can move the patient out of it"
+                "only a person can move the patient out of it",
+                "locked",
             )
         if not request.reason:
-            raise Conflict(f"leaving the locked stage {current.stage!r} needs a reason")
+            raise MoveRefused(
+                f"leaving the locked stage {current.stage!r} needs a reason", "locked"
+            )
     allowed = machine.allowed_next(current.stage)
     if to_stage not in allowed:
-        raise Conflict(
+        raise MoveRefused(
             f"journey {key!r} does not allow {current.stage!r} -> {to_stage!r}; "
-            f"allowed from {current.stage!r}: {_names(allowed)}"
+            f"allowed from {current.stage!r}: {_names(allowed)}",
+            "transition",
         )
     _check_guard(machine, request)
     return StageChange(
@@ -185,9 +203,10 @@ def missing_guard_events(machine: StageMachine, to_stage: str, seen: frozenset[s
 def _check_guard(machine: StageMachine, request: MoveRequest) -> None:
     missing = missing_guard_events(machine, request.to_stage, request.events_seen)
     if missing and not (request.override_guard and request.is_person):
-        raise Conflict(
+        raise MoveRefused(
             f"entering {request.to_stage!r} of journey {machine.journey_key!r} needs the "
-            f"patient to have had {_names(missing)} first"
+            f"patient to have had {_names(missing)} first",
+            "guard",
         )
 
 
@@ -221,21 +240,24 @@ def check_reentry(machine: StageMachine, ended: Enrollment, now: datetime) -> No
     """A patient whose episode ended starts episode N+1 only as ``reentry`` allows."""
     key, rules = machine.journey_key, machine.reentry
     if not rules.get("allowed"):
-        raise Conflict(
+        raise MoveRefused(
             f"the patient's episode of journey {key!r} ended in {ended.stage!r} and the "
-            "journey allows no re-entry (reentry.allowed is false)"
+            "journey allows no re-entry (reentry.allowed is false)",
+            "reentry",
         )
     min_days = rules.get("min_days_between")
     if min_days and ended.ended_at and now - ended.ended_at < timedelta(days=min_days):
-        raise Conflict(
+        raise MoveRefused(
             f"journey {key!r} allows re-entry {min_days} days after an episode ends "
-            f"(reentry.min_days_between); this one ended {ended.ended_at.isoformat()}"
+            f"(reentry.min_days_between); this one ended {ended.ended_at.isoformat()}",
+            "reentry",
         )
     most = rules.get("max_episodes")
     if most and ended.episode >= most:
-        raise Conflict(
+        raise MoveRefused(
             f"journey {key!r} allows at most {most} episodes (reentry.max_episodes); "
-            f"the patient had {ended.episode}"
+            f"the patient had {ended.episode}",
+            "reentry",
         )
 
 

@@ -88,6 +88,12 @@ class JourneyEvent(BaseModel):
     depends_on: JourneyName | None = None
     probability: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     repeat: Repeat | None = None
+    # What the simulator does when the event happens: feed the domain event it stands for
+    # (an automation trigger, with its payload) to the rules, or move the patient as a
+    # person would (staff offering a place). The timeline itself ignores both.
+    trigger: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    payload: Annotated[dict[str, Any], Field(max_length=100)] | None = None
+    move_to: StageName | None = None
 
 
 class Guard(Strict):
@@ -158,6 +164,7 @@ class JourneySpec(BaseModel):
             "guards": list(self.guards or {}),
             "stale_rules": [r.stage for r in self.stale_rules or []],
             "final_stages": self.final_stages or [],
+            "events": [e.move_to for e in self.events or [] if e.move_to],
         }
         named = {field: refs for field, refs in stage_fields.items() if refs}
         if not self.stages:

@@ -38,6 +38,7 @@ from journeys_core.data.mailer import EmailRejected, send_email
 from journeys_core.data.patients import PatientRecord
 from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.automation import (
+    MAX_CHAIN_DEPTH,
     conflict_event_id,
     derived_event_id,
     event_fingerprint,
@@ -69,8 +70,6 @@ from journeys_core.settings import get_settings
 
 AUTOMATION_ACTOR = "automation"
 AUTOMATION_SOURCE = "journeys.automation"
-# Rules emitting events that set off rules emitting events...: the fourth link is refused.
-MAX_CHAIN_DEPTH = 3
 # What one inbound event may set off: the rules run for it (in priority order; any more
 # are recorded as refused, though saving them is refused already) and the events its
 # actions emit (each of which may fan out the same way, down to MAX_CHAIN_DEPTH).

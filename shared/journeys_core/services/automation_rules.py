@@ -52,9 +52,10 @@ def _check_journeys_and_stages(org: str, rule: AutomationRuleCreate) -> None:
             )
 
 
-def _new_rule(
+def stored_rule(
     org: str, rule_id: str, body: AutomationRuleCreate, origin: RuleOrigin = "custom"
 ) -> AutomationRule:
+    """The rule ``body`` describes, as it is stored (version 1, created now)."""
     now = utc_now()
     return AutomationRule.model_validate(
         {
@@ -88,7 +89,7 @@ def _check_room_on_trigger(org: str, rule: AutomationRuleCreate, rule_id: str | 
 def create_rule(org: str, body: AutomationRuleCreate) -> AutomationRule:
     _check_journeys_and_stages(org, body)
     _check_room_on_trigger(org, body, None)
-    rule = _new_rule(org, new_rule_id(), body)
+    rule = stored_rule(org, new_rule_id(), body)
     repositories.rules().create(rule)
     return rule
 
@@ -173,7 +174,7 @@ def import_playbook(org: str) -> PlaybookResult:
     installed: list[AutomationRule] = []
     already_present = 0
     for rule_id, body in playbook_rules(journeys):
-        rule = _new_rule(org, rule_id, body, origin="playbook")
+        rule = stored_rule(org, rule_id, body, origin="playbook")
         try:
             repository.create(rule)
         except AlreadyExists:
