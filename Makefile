@@ -39,7 +39,7 @@ test: lint browser ## Lint, then run every test tier (unit, integration and cont
 lint: $(STAMP) ## ruff (lint + format check), mypy and cfn-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions local_stack benchmarks client
+	$(BIN)/mypy shared functions local_stack tools benchmarks client
 	$(BIN)/cfn-lint template.yaml
 
 format: $(STAMP) ## Fix what ruff can fix
@@ -78,7 +78,7 @@ sam-env: $(STAMP) ## Write env.json for `sam local invoke/start-api --env-vars` 
 	@PORT=$(PORT) $(BIN)/python -m local_stack.sam_env --host "$(SAM_AWS_HOST)"
 
 openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
-	$(BIN)/python -m local_stack.openapi --output docs/openapi.json
+	$(BIN)/python -m tools.openapi --output docs/openapi.json
 
 bench: $(STAMP) ## Measure cold starts, DynamoDB calls and throughput; print a table of ratios
 	$(BIN)/python -m benchmarks.run

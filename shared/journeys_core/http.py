@@ -278,7 +278,7 @@ class ErrorResponse:
 
 
 # What any route may answer besides its success: documented once, applied to every
-# operation of the OpenAPI document (local_stack/openapi.py).
+# operation of the OpenAPI document (tools/openapi.py).
 ERROR_RESPONSES: dict[int, ErrorResponse] = {
     400: ErrorResponse("The body is not UTF-8 text or could not be decoded", (ErrorBody,)),
     401: ErrorResponse(

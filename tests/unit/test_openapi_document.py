@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.openapi import build_document
+from tools.openapi import build_document
 from local_stack.template import http_routes, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
