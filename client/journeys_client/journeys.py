@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from .errors import NotFoundError, error_from_response
 from .models import (
@@ -29,7 +29,8 @@ from .transport import Pager, path_segment, without_none
 
 DateLike = date | datetime | str
 P = ParamSpec("P")
-IdT = TypeVar("IdT", covariant=True)
+Answer = TypeVar("Answer")
+Result = TypeVar("Result")
 
 
 def _date(value: DateLike | None) -> str | None:
@@ -55,21 +56,19 @@ def _mapping(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(values) if values is not None else None
 
 
-class _Identified(Protocol[IdT]):
-    @property
-    def id(self) -> IdT: ...
+def _same_call(
+    method: Callable[P, Answer], finish: Callable[[Answer], Result], doc: str
+) -> Callable[P, Result]:
+    """A method taking what ``method`` takes and answering ``finish`` of its answer: where the
+    guide's manager answers less (an id, a list) than a method of this client (the record, an
+    iterator), one signature serves both."""
 
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> Result:
+        return finish(method(*args, **kwargs))
 
-def _returning_id(record_method: Callable[P, _Identified[IdT]], doc: str) -> Callable[P, IdT]:
-    """The guide's manager returns only the id where this client has a ``*_record`` method
-    returning the whole record: one signature serves both."""
-
-    @functools.wraps(record_method)
-    def method(*args: P.args, **kwargs: P.kwargs) -> IdT:
-        return record_method(*args, **kwargs).id
-
-    method.__doc__ = doc
-    return method
+    call.__doc__ = doc
+    return call
 
 
 class JourneysApi(Pager):
@@ -100,8 +99,9 @@ class JourneysApi(Pager):
         answer = self._http.call("POST", "/journeys", idempotent=False, json=body)
         return JourneyRecord.model_validate(answer.json())
 
-    save_journey = _returning_id(
+    save_journey = _same_call(
         save_journey_record,
+        lambda record: record.id,
         """Save a new journey; its id (``journey-`` + 8 hex). Products default to the spec's,
         else ``["patientsim"]``; the description to the spec's.
 
@@ -147,19 +147,15 @@ class JourneysApi(Pager):
         params = {"products": _csv(products), "tags": _csv(tags), "search": search or None}
         return self._iterate("/journeys", JourneySummary, params, limit)
 
-    def list_journeys(
-        self,
-        products: Sequence[str] | None = None,
-        tags: Sequence[str] | None = None,
-        search: str | None = None,
-        limit: int | None = None,
-    ) -> list[JourneySummary]:
+    list_journeys = _same_call(
+        iter_journeys,
+        list,
         """Summaries (with execution stats), newest update first, over every page.
 
         ``products`` and ``tags`` match any of those given; ``search`` looks in name and
         description; ``limit`` caps the total (``None``: all of them).
-        """
-        return list(self.iter_journeys(products, tags, search, limit))
+        """,
+    )
 
     def update_journey(
         self,
@@ -257,8 +253,9 @@ class JourneysApi(Pager):
         )
         return JourneyExecutionRecord.model_validate(answer.json())
 
-    record_execution = _returning_id(
+    record_execution = _same_call(
         record_execution_record,
+        lambda record: record.id,
         """Record an execution of a journey (by id or name); its execution id, a positive
         integer (a greater id was recorded later). The journey's ``execution_count`` and
         ``last_executed`` move with it.""",
