@@ -104,7 +104,7 @@ simulate: $(STAMP) ## Rehearse a journey on the running `make run`: make simulat
 	$(BIN)/python -m journeys_client.simulate "$(JOURNEY)" -n "$(N)" $(SIMULATE_ARGS)
 
 openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
-	$(BIN)/python -m local_stack.openapi --output docs/openapi.json
+	$(BIN)/python -m tools.openapi --output docs/openapi.json
 
 bench: $(STAMP) ## Measure cold starts, DynamoDB calls and throughput; print a table of ratios
 	$(BIN)/python -m benchmarks.run

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_dynamodb_calls import call, moto_account
+from benchmarks.bench_dynamodb_calls import batch_write, call, moto_account
 from benchmarks.rows import Row, row
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,6 @@ STANDING = 2_000
 START = datetime(2026, 8, 1, tzinfo=UTC)
 STEP = timedelta(minutes=1)
 LARGE, SMALL = 100_000, 10_000
-BATCH = 25  # BatchWriteItem takes at most 25 items
 
 
 def _log_items() -> list[dict[str, Any]]:
@@ -92,17 +91,6 @@ def _enrollment_items(now: datetime) -> list[dict[str, Any]]:
     return items
 
 
-def _batch_write(table: str, items: list[dict[str, Any]]) -> None:
-    import boto3
-
-    client = boto3.client("dynamodb")
-    for first in range(0, len(items), BATCH):
-        requests = [{"PutRequest": {"Item": item}} for item in items[first : first + BATCH]]
-        while requests:
-            unprocessed = client.batch_write_item(RequestItems={table: requests})
-            requests = unprocessed.get("UnprocessedItems", {}).get(table, [])
-
-
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -155,8 +143,8 @@ def run() -> list[Row]:
         )
         assert saved["statusCode"] == 201, saved
         last = START + (PATIENTS * 5 - 1) * STEP
-        _batch_write(os.environ["JOURNEY_LOG_TABLE_NAME"], _log_items())
-        _batch_write(os.environ["PATIENTS_TABLE_NAME"], _enrollment_items(last))
+        batch_write(os.environ["JOURNEY_LOG_TABLE_NAME"], _log_items())
+        batch_write(os.environ["PATIENTS_TABLE_NAME"], _enrollment_items(last))
         print("analytics bench: seeded; measuring", file=sys.stderr)
         small, small_seconds, small_ours = _measure(counts, last - (SMALL - 1) * STEP, last)
         large, large_seconds, large_ours = _measure(counts, START, last)

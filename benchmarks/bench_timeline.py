@@ -33,63 +33,41 @@ SEED = 42
 START = date(2025, 1, 6)
 TARGET_EVENTS_PER_SECOND = 650_000
 
+
+def _event(
+    event_id: str,
+    event_type: str,
+    days: tuple[int, int],
+    depends_on: str | None = None,
+    probability: float | None = None,
+) -> dict[str, Any]:
+    """One event of the workload: a uniform delay of ``days`` (min, max)."""
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "delay": {"min_days": days[0], "max_days": days[1]},
+    }
+    if depends_on is not None:
+        event["depends_on"] = depends_on
+    if probability is not None:
+        event["probability"] = probability
+    return event
+
+
 WORKLOAD_SPEC: dict[str, Any] = {
     "journey_id": "bench-ten-events",
     "duration_days": 365,
     "events": [
-        {"event_id": "intake", "event_type": "encounter", "delay": {"min_days": 0, "max_days": 7}},
-        {
-            "event_id": "intake-labs",
-            "event_type": "lab_order",
-            "depends_on": "intake",
-            "delay": {"min_days": 0, "max_days": 3},
-        },
-        {
-            "event_id": "first-rx",
-            "event_type": "prescription_fill",
-            "depends_on": "intake",
-            "delay": {"min_days": 1, "max_days": 10},
-            "probability": 0.9,
-        },
-        {
-            "event_id": "follow-up-1",
-            "event_type": "encounter",
-            "delay": {"min_days": 25, "max_days": 45},
-        },
-        {
-            "event_id": "follow-up-labs",
-            "event_type": "lab_order",
-            "depends_on": "follow-up-1",
-            "delay": {"min_days": 0, "max_days": 5},
-        },
-        {
-            "event_id": "specialist",
-            "event_type": "encounter",
-            "delay": {"min_days": 30, "max_days": 60},
-        },
-        {
-            "event_id": "imaging",
-            "event_type": "procedure",
-            "depends_on": "specialist",
-            "delay": {"min_days": 3, "max_days": 21},
-            "probability": 0.6,
-        },
-        {
-            "event_id": "follow-up-2",
-            "event_type": "encounter",
-            "delay": {"min_days": 60, "max_days": 90},
-        },
-        {
-            "event_id": "refill",
-            "event_type": "prescription_fill",
-            "depends_on": "follow-up-2",
-            "delay": {"min_days": 0, "max_days": 7},
-        },
-        {
-            "event_id": "annual-review",
-            "event_type": "encounter",
-            "delay": {"min_days": 90, "max_days": 120},
-        },
+        _event("intake", "encounter", (0, 7)),
+        _event("intake-labs", "lab_order", (0, 3), depends_on="intake"),
+        _event("first-rx", "prescription_fill", (1, 10), depends_on="intake", probability=0.9),
+        _event("follow-up-1", "encounter", (25, 45)),
+        _event("follow-up-labs", "lab_order", (0, 5), depends_on="follow-up-1"),
+        _event("specialist", "encounter", (30, 60)),
+        _event("imaging", "procedure", (3, 21), depends_on="specialist", probability=0.6),
+        _event("follow-up-2", "encounter", (60, 90)),
+        _event("refill", "prescription_fill", (0, 7), depends_on="follow-up-2"),
+        _event("annual-review", "encounter", (90, 120)),
     ],
 }
 

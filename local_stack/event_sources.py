@@ -104,7 +104,6 @@ class ScheduleSource:
     rate: timedelta
     arn: str
     input: str  # JSON, with Scheduler's context attributes (<aws.scheduler.scheduled-time>)
-    aliases: tuple[str, ...] = ()
     kind: str = "ScheduleV2"
 
     @property
@@ -254,7 +253,6 @@ def _schedule(plan: EventSourcePlan, event: _Event) -> None:
             rate=parse_rate(str(p.get("ScheduleExpression"))),
             arn=f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{group}/{name}",
             input=as_string(p["Input"]),
-            aliases=(event.name, event.info.logical_id + event.name, name),
         )
     )
 

@@ -110,47 +110,8 @@ def _unauthorized(description: str | None = None) -> GatewayError:
     )
 
 
-# Routing: the most specific matching route wins, as in API Gateway
-
-_LITERAL, _PARAMETER, _GREEDY = 2, 1, 0  # specificity of one route segment
-
-
-@dataclass(frozen=True)
-class _Segment:
-    kind: int
-    text: str  # the literal, or the parameter's name
-
-
-def _segments(route_path: str) -> tuple[_Segment, ...]:
-    parsed = []
-    for part in route_path.split("/")[1:]:
-        if part.startswith("{") and part.endswith("+}"):
-            parsed.append(_Segment(_GREEDY, part[1:-2]))
-        elif part.startswith("{") and part.endswith("}"):
-            parsed.append(_Segment(_PARAMETER, part[1:-1]))
-        else:
-            parsed.append(_Segment(_LITERAL, part))
-    return tuple(parsed)
-
-
-def _match_segments(pattern: Sequence[_Segment], parts: Sequence[str]) -> dict[str, str] | None:
-    parameters: dict[str, str] = {}
-    for index, segment in enumerate(pattern):
-        if segment.kind == _GREEDY:
-            rest = parts[index:]
-            if not rest or rest == [""]:
-                return None  # {proxy+} needs at least one segment
-            parameters[segment.text] = "/".join(rest)
-            return parameters
-        if index >= len(parts):
-            return None
-        if segment.kind == _LITERAL and parts[index] != segment.text:
-            return None
-        if segment.kind == _PARAMETER:
-            if not parts[index]:
-                return None
-            parameters[segment.text] = parts[index]
-    return parameters if len(parts) == len(pattern) else None
+# Routing: the most specific matching route wins, as in API Gateway (literal segments beat
+# parameters). The template declares neither greedy {proxy+} paths nor ANY methods.
 
 
 @dataclass(frozen=True)
@@ -159,23 +120,32 @@ class RouteMatch:
     path_parameters: dict[str, str]
 
 
+def _is_parameter(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
 class RouteTable:
     def __init__(self, routes: Sequence[Route]):
-        self._routes = [(route, _segments(route.path)) for route in routes]
+        self._routes = [(route, route.path.split("/")[1:]) for route in routes]
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
-        """The most specific route for a raw path: literal segments beat parameters,
-        parameters beat greedy ones, and an exact method beats ANY."""
+        """The most specific route for a raw path: literal segments beat parameters."""
         # Split before decoding so that an encoded slash stays inside its segment.
         parts = [unquote(part) for part in raw_path.split("/")[1:]]
-        best: tuple[tuple[Any, ...], RouteMatch] | None = None
+        best: tuple[tuple[bool, ...], RouteMatch] | None = None
         for route, pattern in self._routes:
-            if route.method not in (method.upper(), "ANY"):
+            if route.method != method.upper() or len(pattern) != len(parts):
                 continue
-            parameters = _match_segments(pattern, parts)
-            rank = (tuple(segment.kind for segment in pattern), route.method != "ANY")
-            if parameters is not None and (best is None or rank > best[0]):
-                best = (rank, RouteMatch(route, parameters))
+            parameters: dict[str, str] = {}
+            for segment, part in zip(pattern, parts, strict=True):
+                if _is_parameter(segment) and part:
+                    parameters[segment[1:-1]] = part
+                elif segment != part:
+                    break
+            else:
+                rank = tuple(not _is_parameter(segment) for segment in pattern)
+                if best is None or rank > best[0]:
+                    best = (rank, RouteMatch(route, parameters))
         return best[1] if best else None
 
 
@@ -267,18 +237,9 @@ def _join_repeated(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
-def _headers_and_cookies(request: HttpRequest, now: float) -> tuple[dict[str, str], list[str]]:
-    """Lower-cased, comma-joined headers; the Cookie header moves to the cookies list."""
-    lowered = [(key.lower(), value) for key, value in request.headers]
-    cookies = [
-        cookie.strip()
-        for key, value in lowered
-        if key == "cookie"
-        for cookie in value.split(";")
-        if cookie.strip()
-    ]
-    headers = _join_repeated([(key, value) for key, value in lowered if key != "cookie"])
-    # Headers the real gateway adds on its way to the function.
+def _headers(request: HttpRequest, now: float) -> dict[str, str]:
+    """Lower-cased, comma-joined headers, with those the real gateway adds on its way."""
+    headers = _join_repeated([(key.lower(), value) for key, value in request.headers])
     forwarded_for = headers.get("x-forwarded-for")
     headers["x-forwarded-for"] = (
         f"{forwarded_for},{request.source_ip}" if forwarded_for else request.source_ip
@@ -287,7 +248,7 @@ def _headers_and_cookies(request: HttpRequest, now: float) -> tuple[dict[str, st
     headers.setdefault("x-forwarded-port", host.rpartition(":")[2] if ":" in host else "80")
     headers.setdefault("x-forwarded-proto", "http")
     headers.setdefault("x-amzn-trace-id", _trace_id(now))
-    return headers, cookies
+    return headers
 
 
 def _host_without_port(host: str) -> str:
@@ -313,13 +274,13 @@ def build_event(
 ) -> dict[str, Any]:
     """The payload format 2.0 event API Gateway sends for ``request`` on route ``route_key``.
 
-    Keys AWS leaves out when empty (cookies, queryStringParameters, pathParameters, body,
+    Keys AWS leaves out when empty (queryStringParameters, pathParameters, body,
     stageVariables) are left out here too.
     """
     now = time.time()
     # HTTP APIs hand over the path percent-decoded, the query string as received.
     path = unquote(request.raw_path)
-    headers, cookies = _headers_and_cookies(request, now)
+    headers = _headers(request, now)
     domain_name = _host_without_port(headers.get("host") or "localhost")
     request_context: dict[str, Any] = {
         "accountId": ACCOUNT_ID,
@@ -345,10 +306,8 @@ def build_event(
         "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": request.raw_query,
+        "headers": headers,
     }
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = headers
     query = _join_repeated(parse_qsl(request.raw_query, keep_blank_values=True))
     if query:
         event["queryStringParameters"] = query

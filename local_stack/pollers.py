@@ -307,12 +307,12 @@ class EventSources:
             self.send_to_queue(source, config.on_failure, record)
 
     def find_schedule(self, name: str) -> ScheduleSource:
-        """A schedule by id (``Function.Event``), event name, SAM's ``FunctionEvent`` logical
-        id, schedule name, or its function (logical id or folder) when it has one."""
+        """A schedule by id (``Function.Event``), event name, or its function (logical id or
+        folder) when it has one."""
         schedules = self.plan.schedules
         for matches in (
             lambda s: name == s.id,
-            lambda s: name in s.aliases,
+            lambda s: name == s.id.partition(".")[2],
             lambda s: name in (s.function.logical_id, s.function.function_dir),
         ):
             found = [schedule for schedule in schedules if matches(schedule)]

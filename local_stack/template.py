@@ -478,7 +478,7 @@ def _route_for_event(
     authorizer = event_auth.get("Authorizer") or _api_auth(template, properties.get("ApiId")).get(
         "DefaultAuthorizer"
     )
-    method, path = str(properties.get("Method") or "ANY").upper(), str(properties["Path"])
+    method, path = str(properties["Method"]).upper(), str(properties["Path"])
     return Route(
         method=method,
         path=path,

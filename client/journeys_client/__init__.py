@@ -19,6 +19,7 @@ from .errors import (
     NotFoundError,
     ServiceError,
     ValidationError,
+    error_from_response,
 )
 from .events import EventsApi
 from .journeys import JourneysApi
@@ -37,7 +38,7 @@ from .models import (
     TimelineEvent,
 )
 from .patients import UNSET, PatientsApi
-from .transport import VERSION, RetryPolicy, error_from_response
+from .transport import VERSION, RetryPolicy
 
 __version__ = VERSION
 

@@ -9,7 +9,10 @@ which is what the guide's journey manager raised for a missing or duplicate jour
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 # The service's messages name the field first: "journey_spec.events: duplicate event_id a".
 _FIELD_FIRST = re.compile(r"^(?P<field>[A-Za-z0-9_.\[\]-]+): (?P<message>.+)$", re.DOTALL)
@@ -35,8 +38,9 @@ class JourneysError(Exception):
         self.body = body
 
     def __str__(self) -> str:
+        # The whole message given, also where a subclass keeps a part of it as ``message``.
         status = f"{self.status_code} " if self.status_code is not None else ""
-        return f"{status}{self.message}"
+        return f"{status}{self.args[0]}"
 
 
 class NotFoundError(JourneysError, ValueError):
@@ -60,18 +64,8 @@ class ValidationError(JourneysError, ValueError):
     with it; ``str(error)`` is the service's whole message, ``details`` its per-field list.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        code: str | None = None,
-        request_id: str | None = None,
-        body: Any = None,
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, code=code, request_id=request_id, body=body
-        )
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message, **context)
         self.full_message = message
         first = message.split("; ", 1)[0]
         match = _FIELD_FIRST.match(first)
@@ -79,12 +73,8 @@ class ValidationError(JourneysError, ValueError):
         # A check across fields is reported under the body: "body.end_date" is "end_date".
         self.field: str = field.removeprefix("body.") or "body"
         self.message = match["message"] if match else message
-        details = body.get("detail") if isinstance(body, dict) else None
+        details = self.body.get("detail") if isinstance(self.body, dict) else None
         self.details: list[dict[str, Any]] = list(details) if isinstance(details, list) else []
-
-    def __str__(self) -> str:
-        status = f"{self.status_code} " if self.status_code is not None else ""
-        return f"{status}{self.full_message}"
 
 
 class AuthError(JourneysError):
@@ -95,3 +85,36 @@ class AuthError(JourneysError):
 class ServiceError(JourneysError):
     """The service could not answer: a 5xx or 429 after the retries the call allows, or no
     answer at all (connection refused, timeout). ``status_code`` is ``None`` for the latter."""
+
+
+def error_from_response(response: httpx.Response) -> JourneysError:
+    """The exception for an error answer (``{"statusCode", "message", "code"}``)."""
+    status = response.status_code
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    if isinstance(body, dict):
+        message = str(body.get("message") or response.reason_phrase or "error")
+        code = body.get("code")
+    else:
+        message = str(body).strip() or response.reason_phrase or "error"
+        code = None
+    fields: dict[str, Any] = {
+        "status_code": status,
+        "code": code,
+        "request_id": response.headers.get("apigw-requestid"),
+        "body": body,
+    }
+    if status == 404:
+        return NotFoundError(message, **fields)
+    if status == 409:
+        cls = AlreadyExistsError if code == "already_exists" else ConflictError
+        return cls(message, **fields)
+    if status in (400, 413, 422):
+        return ValidationError(message, **fields)
+    if status in (401, 403):
+        return AuthError(message, **fields)
+    if status == 429 or status >= 500:
+        return ServiceError(message, **fields)
+    return JourneysError(message, **fields)

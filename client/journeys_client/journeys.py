@@ -12,11 +12,12 @@ methods (``version=``, ``is_active=``, ``list_versions``, ``generate_timeline``â
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from .errors import NotFoundError
+from .errors import NotFoundError, error_from_response
 from .models import (
     ExecutionStatus,
     JourneyExecutionRecord,
@@ -25,9 +26,12 @@ from .models import (
     Simulation,
     Timeline,
 )
-from .transport import Pager, error_from_response, path_segment, without_none
+from .transport import Pager, path_segment, without_none
 
 DateLike = date | datetime | str
+P = ParamSpec("P")
+Answer = TypeVar("Answer")
+Result = TypeVar("Result")
 
 
 def _date(value: DateLike | None) -> str | None:
@@ -51,6 +55,21 @@ def _listed(values: Sequence[str] | None) -> list[str] | None:
 
 def _mapping(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return dict(values) if values is not None else None
+
+
+def _same_call(
+    method: Callable[P, Answer], finish: Callable[[Answer], Result], doc: str
+) -> Callable[P, Result]:
+    """A method taking what ``method`` takes and answering ``finish`` of its answer: where the
+    guide's manager answers less (an id, a list) than a method of this client (the record, an
+    iterator), one signature serves both."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> Result:
+        return finish(method(*args, **kwargs))
+
+    call.__doc__ = doc
+    return call
 
 
 class JourneysApi(Pager):
@@ -81,24 +100,16 @@ class JourneysApi(Pager):
         answer = self._http.call("POST", "/journeys", idempotent=False, json=body)
         return JourneyRecord.model_validate(answer.json())
 
-    def save_journey(
-        self,
-        name: str,
-        journey_spec: Mapping[str, Any],
-        description: str | None = None,
-        products: Sequence[str] | None = None,
-        tags: Sequence[str] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> str:
+    save_journey = _same_call(
+        save_journey_record,
+        lambda record: record.id,
         """Save a new journey; its id (``journey-`` + 8 hex). Products default to the spec's,
         else ``["patientsim"]``; the description to the spec's.
 
         Raises AlreadyExistsError ("... already exists", a ValueError) if the name is taken,
         ValidationError for a bad spec or name.
-        """
-        return self.save_journey_record(
-            name, journey_spec, description, products, tags, metadata
-        ).id
+        """,
+    )
 
     def load_journey(self, name_or_id: str, version: int | None = None) -> JourneyRecord:
         """A journey by name or id, the current version or ``version``; NotFoundError
@@ -137,19 +148,15 @@ class JourneysApi(Pager):
         params = {"products": _csv(products), "tags": _csv(tags), "search": search or None}
         return self._iterate("/journeys", JourneySummary, params, limit)
 
-    def list_journeys(
-        self,
-        products: Sequence[str] | None = None,
-        tags: Sequence[str] | None = None,
-        search: str | None = None,
-        limit: int | None = None,
-    ) -> list[JourneySummary]:
+    list_journeys = _same_call(
+        iter_journeys,
+        list,
         """Summaries (with execution stats), newest update first, over every page.
 
         ``products`` and ``tags`` match any of those given; ``search`` looks in name and
         description; ``limit`` caps the total (``None``: all of them).
-        """
-        return list(self.iter_journeys(products, tags, search, limit))
+        """,
+    )
 
     def update_journey(
         self,
@@ -188,11 +195,12 @@ class JourneysApi(Pager):
         """Delete a journey and its versions, and its execution history unless
         ``delete_executions=False`` (kept executions still show for their entity).
         ``True`` when it deleted the journey, ``False`` when there was none."""
-        answer = self._http.send(
+        answer = self._http.call(
             "DELETE",
             f"/journeys/{path_segment(name_or_id)}",
             idempotent=True,
             params={"delete_executions": "true" if delete_executions else "false"},
+            raise_for_error=False,
         )
         if answer.response.status_code == 404:
             # After an attempt whose answer was lost, the 404 means that attempt deleted it.
@@ -246,36 +254,13 @@ class JourneysApi(Pager):
         )
         return JourneyExecutionRecord.model_validate(answer.json())
 
-    def record_execution(
-        self,
-        journey_id: str,
-        profile_id: str | None = None,
-        cohort_id: str | None = None,
-        entity_id: str | None = None,
-        start_date: DateLike | None = None,
-        end_date: DateLike | None = None,
-        events_generated: int = 0,
-        duration_ms: int = 0,
-        status: ExecutionStatus = "completed",
-        error_message: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> int:
+    record_execution = _same_call(
+        record_execution_record,
+        lambda record: record.id,
         """Record an execution of a journey (by id or name); its execution id, a positive
         integer (a greater id was recorded later). The journey's ``execution_count`` and
-        ``last_executed`` move with it."""
-        return self.record_execution_record(
-            journey_id,
-            profile_id,
-            cohort_id,
-            entity_id,
-            start_date,
-            end_date,
-            events_generated,
-            duration_ms,
-            status,
-            error_message,
-            metadata,
-        ).id
+        ``last_executed`` move with it.""",
+    )
 
     def get_executions(
         self, journey_id: str, limit: int | None = 20

@@ -6,8 +6,9 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .errors import error_from_response
 from .models import JourneyLogEntry, Patient, StageMember
-from .transport import Pager, error_from_response, path_segment, without_none
+from .transport import Pager, path_segment, without_none
 
 
 class _Unset(enum.Enum):
@@ -70,7 +71,9 @@ class PatientsApi(Pager):
             {"key": key, "status": status, "reason": reason, "expected_stage": expected_stage}
         )
         conditional = expected_stage is not None
-        answer = self._http.send("PATCH", path, idempotent=conditional, json=body)
+        answer = self._http.call(
+            "PATCH", path, idempotent=conditional, json=body, raise_for_error=False
+        )
         if answer.response.status_code == 409 and answer.maybe_done_before:
             patient = self.get(patient_id)
             if patient.journey_status.get(key) == status:

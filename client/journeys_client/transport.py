@@ -36,15 +36,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from .errors import (
-    AlreadyExistsError,
-    AuthError,
-    ConflictError,
-    JourneysError,
-    NotFoundError,
-    ServiceError,
-    ValidationError,
-)
+from .errors import ServiceError, error_from_response
 
 logger = logging.getLogger("journeys_client")
 
@@ -109,39 +101,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: fall back to the backoff
 
 
-def error_from_response(response: httpx.Response) -> JourneysError:
-    """The exception for an error answer (``{"statusCode", "message", "code"}``)."""
-    status = response.status_code
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text
-    if isinstance(body, dict):
-        message = str(body.get("message") or response.reason_phrase or "error")
-        code = body.get("code")
-    else:
-        message = str(body).strip() or response.reason_phrase or "error"
-        code = None
-    fields: dict[str, Any] = {
-        "status_code": status,
-        "code": code,
-        "request_id": response.headers.get("apigw-requestid"),
-        "body": body,
-    }
-    if status == 404:
-        return NotFoundError(message, **fields)
-    if status == 409:
-        cls = AlreadyExistsError if code == "already_exists" else ConflictError
-        return cls(message, **fields)
-    if status in (400, 413, 422):
-        return ValidationError(message, **fields)
-    if status in (401, 403):
-        return AuthError(message, **fields)
-    if status == 429 or status >= 500:
-        return ServiceError(message, **fields)
-    return JourneysError(message, **fields)
-
-
 class Http:
     """One ``httpx.Client`` with the token, the timeouts and the retry policy."""
 
@@ -176,7 +135,7 @@ class Http:
         token = self._token() if callable(self._token) else self._token
         return {"Authorization": f"Bearer {token}"}
 
-    def send(
+    def call(
         self,
         method: str,
         path: str,
@@ -184,8 +143,10 @@ class Http:
         idempotent: bool,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        raise_for_error: bool = True,
     ) -> _Answer:
-        """The answer, retried as the policy allows; error answers are returned as they are."""
+        """The answer, retried as the policy allows. An error answer raises the matching
+        :class:`JourneysError`, or is returned as it is when ``raise_for_error=False``."""
         maybe_done = False
         attempts = max(1, self._retry.max_attempts)
         for attempt in range(1, attempts + 1):
@@ -211,6 +172,8 @@ class Http:
                 maybe_done = maybe_done or response.status_code in _MAYBE_DONE_STATUSES
                 self._wait(method, path, attempt, str(response.status_code), response)
                 continue
+            if raise_for_error and not response.is_success:
+                raise error_from_response(response)
             return _Answer(response, maybe_done)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -220,21 +183,6 @@ class Http:
         delay = self._retry.delay(attempt, _retry_after(response) if response else None)
         logger.info("%s %s: %s, attempt %d, retrying in %.2fs", method, path, why, attempt, delay)
         self._sleep(delay)
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        idempotent: bool,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> _Answer:
-        """Like :meth:`send`, raising the matching :class:`JourneysError` for an error answer."""
-        answer = self.send(method, path, idempotent=idempotent, params=params, json=json)
-        if not answer.response.is_success:
-            raise error_from_response(answer.response)
-        return answer
 
 
 def path_segment(value: str) -> str:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from journeys_core.clock import utc_now
-from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.http import Admin, build_resolver, logger, metrics
 from journeys_core.models.stale_monitor import StaleCheckResult
 from journeys_core.services.stale_monitor import check_stale_journeys
 
 app = build_resolver()
-auth = Auth(app)
-
-Admin = Annotated[Caller, Depends(auth.admin)]
 
 
 @app.get("/api/v1/admin/stale-journeys/check")

@@ -10,7 +10,6 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
@@ -19,17 +18,15 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 from aws_lambda_powertools.logging import correlation_paths
 from static_assets import StaticAssets
 
-from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.http import Staff, build_resolver, logger, metrics
 from journeys_core.models.analytics import JourneyAnalytics
 from journeys_core.models.common import BoundedDatetime
 from journeys_core.models.journey import NAME_PATTERN
 from journeys_core.services import analytics
 
 app = build_resolver()
-auth = Auth(app)
 dashboard = StaticAssets(FilePath(__file__).resolve().parent / "dashboard")
 
-Staff = Annotated[Caller, Depends(auth.staff)]
 JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
 PUBLIC = "Public (no token): the page holds no data, it calls this API with the user's token."
 TEXT: OpenAPIResponseContentSchema = {"schema": {"type": "string"}}

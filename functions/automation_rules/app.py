@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.http import Admin, Cursor, Integration, Limit, build_resolver, logger, metrics
 from journeys_core.models.automation import (
     RULE_ID_PATTERN,
     AutomationRule,
@@ -25,13 +24,7 @@ from journeys_core.models.automation import (
 from journeys_core.services import automation_rules, domain_events
 
 app = build_resolver()
-auth = Auth(app)
-
-Admin = Annotated[Caller, Depends(auth.admin)]
-Integration = Annotated[Caller, Depends(auth.integration)]
 RuleId = Annotated[str, Path(pattern=RULE_ID_PATTERN)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=2000)]
 JSON = content_types.APPLICATION_JSON
 
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from journeys_core.data.definitions import ListFilters
-from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.http import (
+    Admin,
+    Cursor,
+    Limit,
+    Reader,
+    Staff,
+    build_resolver,
+    logger,
+    metrics,
+    require_admin,
+)
 from journeys_core.models.execution import (
     ExecutionCreate,
     ExecutionPage,
@@ -33,14 +42,7 @@ from journeys_core.models.simulation import SimulationRequest, SimulationResult
 from journeys_core.services import definitions, executions, migrations
 
 app = build_resolver()
-auth = Auth(app)
-
-Reader = Annotated[Caller, Depends(auth.reader)]
-Staff = Annotated[Caller, Depends(auth.staff)]
-Admin = Annotated[Caller, Depends(auth.admin)]
 NameOrId = Annotated[str, Path(min_length=1, max_length=100)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=2000)]
 
 
 def _split(csv: str | None) -> list[str]:
@@ -132,7 +134,7 @@ def generate_timeline(
     name_or_id: NameOrId, body: TimelineRequest, caller: Reader
 ) -> TimelineResponse:
     if body.record_execution:
-        auth.admin()  # recording executions is a write: admins only
+        require_admin(caller)  # recording executions is a write: admins only
     result = executions.generate_timelines(caller.org, name_or_id, body)
     metrics.add_metric(name="TimelineEvents", unit=MetricUnit.Count, value=result.events_generated)
     return result

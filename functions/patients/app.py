@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import content_types
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from journeys_core.errors import Forbidden
-from journeys_core.http import Auth, Caller, build_resolver, logger, metrics
+from journeys_core.http import Cursor, Limit, Staff, build_resolver, logger, metrics
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
@@ -25,13 +24,8 @@ from journeys_core.models.patient import (
 from journeys_core.services import patients
 
 app = build_resolver()
-auth = Auth(app)
-
-Staff = Annotated[Caller, Depends(auth.staff)]
 PatientId = Annotated[str, Path(pattern=PATIENT_ID_PATTERN)]
 JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=2000)]
 JSON = content_types.APPLICATION_JSON
 
 

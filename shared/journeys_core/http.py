@@ -8,14 +8,18 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.request import Request
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
 from journeys_core.errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized
@@ -80,40 +84,50 @@ def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     return Caller(sub=str(claims["sub"]), org=org, roles=parse_groups(claims.get("cognito:groups")))
 
 
-class Auth:
-    """Route dependencies (``Annotated[Caller, Depends(auth.admin)]``) for one resolver."""
+# Route dependencies: ``caller: Admin`` in a route's signature refuses the request (401/403)
+# before the route runs. Powertools hands each dependency the request being resolved.
 
-    def __init__(self, app: APIGatewayHttpResolver) -> None:
-        self.app = app
 
-    def _caller(self) -> Caller:
-        context = self.app.current_event.request_context.authorizer
-        return caller_from_claims(context.jwt_claim if context else None)
+def _caller(request: Request) -> Caller:
+    event = cast(APIGatewayProxyEventV2, request.resolved_event)
+    context = event.request_context.authorizer
+    return caller_from_claims(context.jwt_claim if context else None)
 
-    def reader(self) -> Caller:
-        """Any signed-in user of an organization."""
-        return self._caller()
 
-    def staff(self) -> Caller:
-        caller = self._caller()
-        if not caller.roles.intersection(ROLES):
-            raise Forbidden("this needs the staff or admin role")
-        return caller
+def require_admin(caller: Caller) -> Caller:
+    if "admin" not in caller.roles:
+        raise Forbidden("this needs the admin role")
+    return caller
 
-    def integration(self) -> Caller:
-        caller = self._caller()
-        if INTEGRATION_GROUP not in caller.roles:
-            raise Forbidden(
-                f"this needs the {INTEGRATION_GROUP} group (machine callers); a person moves "
-                "a patient with PATCH /patients/{id}/journey"
-            )
-        return caller
 
-    def admin(self) -> Caller:
-        caller = self._caller()
-        if "admin" not in caller.roles:
-            raise Forbidden("this needs the admin role")
-        return caller
+def _staff(request: Request) -> Caller:
+    caller = _caller(request)
+    if not caller.roles.intersection(ROLES):
+        raise Forbidden("this needs the staff or admin role")
+    return caller
+
+
+def _admin(request: Request) -> Caller:
+    return require_admin(_caller(request))
+
+
+def _integration(request: Request) -> Caller:
+    caller = _caller(request)
+    if INTEGRATION_GROUP not in caller.roles:
+        raise Forbidden(
+            f"this needs the {INTEGRATION_GROUP} group (machine callers); a person moves "
+            "a patient with PATCH /patients/{id}/journey"
+        )
+    return caller
+
+
+Reader = Annotated[Caller, Depends(_caller)]  # any signed-in user of an organization
+Staff = Annotated[Caller, Depends(_staff)]
+Admin = Annotated[Caller, Depends(_admin)]
+Integration = Annotated[Caller, Depends(_integration)]
+# The query parameters of every paged listing.
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=2000)]
 
 
 def _describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -293,7 +307,7 @@ class ErrorResponse:
 
 
 # What any route may answer besides its success: documented once, applied to every
-# operation of the OpenAPI document (local_stack/openapi.py).
+# operation of the OpenAPI document (tools/openapi.py).
 ERROR_RESPONSES: dict[int, ErrorResponse] = {
     400: ErrorResponse("The body is not UTF-8 text or could not be decoded", (ErrorBody,)),
     401: ErrorResponse(

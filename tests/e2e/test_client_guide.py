@@ -29,6 +29,7 @@ from journeys_client import (
     get_manager,
 )
 
+from journeys_core.builtins import load_builtin_journeys
 from local_stack.tokens import make_token
 from tests.e2e.conftest import REPO_ROOT, LocalStack, small_spec
 
@@ -62,28 +63,13 @@ DIABETIC_FIRST_YEAR: dict[str, Any] = {
     ],
 }
 
-# The guide's multi-product spec.
-NEW_MEMBER_ONBOARDING: dict[str, Any] = {
-    "journey_id": "new-member-onboarding",
-    "name": "New Member Onboarding Journey",
-    "duration_days": 90,
-    "products": ["membersim", "patientsim", "rxmembersim"],
-    "events": [
-        {"event_id": "enrollment", "event_type": "new_enrollment", "product": "membersim"},
-        {
-            "event_id": "welcome-visit",
-            "event_type": "encounter",
-            "product": "patientsim",
-            "delay": {"min_days": 14, "max_days": 30},
-        },
-        {
-            "event_id": "first-rx",
-            "event_type": "prescription_fill",
-            "product": "rxmembersim",
-            "delay": {"min_days": 14, "max_days": 45},
-        },
-    ],
-}
+# The guide's multi-product spec: the built-in new-member-onboarding is it, as written there
+# (tests/unit/test_builtins_data.py holds it to the guide).
+NEW_MEMBER_ONBOARDING: dict[str, Any] = next(
+    journey["journey_spec"]
+    for journey in load_builtin_journeys()
+    if journey["name"] == "new-member-onboarding"
+)
 
 # The guide's data model: each field and its Python type.
 JOURNEY_RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {

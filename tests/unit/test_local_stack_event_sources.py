@@ -465,7 +465,6 @@ def test_schedules_are_found_by_any_of_their_names(
 
     assert sources.find_schedule("Worker.Hourly").id == "Worker.Hourly"
     assert sources.find_schedule("Hourly").id == "Worker.Hourly"
-    assert sources.find_schedule("WorkerHourly").id == "Worker.Hourly"
     with pytest.raises(UnknownSchedule, match="several"):
         sources.find_schedule("Worker")  # it has two
     with pytest.raises(UnknownSchedule, match="no schedule"):

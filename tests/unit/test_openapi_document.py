@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.openapi import build_document
 from local_stack.template import http_routes, load_template
+from tools.openapi import build_document
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = build_document()

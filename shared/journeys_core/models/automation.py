@@ -19,20 +19,10 @@ from journeys_core.models.common import OrganizationId, Page, Strict
 from journeys_core.models.journey import JourneyName, StageName
 from journeys_core.models.patient import PatientId
 
-# Domain event types the engine reacts to (EventBridge ``detail-type``). The bus rule in
-# template.yaml routes exactly these to the automation queue (a unit test keeps both equal).
-TriggerEvent = Literal[
-    "FORM_SUBMISSION_COMPLETED",
-    "PAYMENT_SUCCEEDED",
-    "PAYMENT_FAILED",
-    "RISK_ANALYSIS_COMPLETED",
-    "BOOKING_CREATED",
-    "BOOKING_CANCELLED",
-    "JOURNEY_STAGE_TIMEOUT",
-]
-TRIGGER_EVENTS: tuple[str, ...] = get_args(TriggerEvent)
-# Emitted by the service itself: never accepted from POST /events nor emitted by a rule.
-SERVICE_EVENTS = frozenset({"JOURNEY_STAGE_TIMEOUT", "JOURNEY_STAGE_CHANGED"})
+# Domain event types the engine reacts to (EventBridge ``detail-type``): those callers may
+# submit (POST /events), and JOURNEY_STAGE_TIMEOUT, which the service emits itself. The bus
+# rule in template.yaml routes exactly these to the automation queue (a unit test keeps both
+# equal).
 SubmittableEvent = Literal[
     "FORM_SUBMISSION_COMPLETED",
     "PAYMENT_SUCCEEDED",
@@ -41,6 +31,10 @@ SubmittableEvent = Literal[
     "BOOKING_CREATED",
     "BOOKING_CANCELLED",
 ]
+TriggerEvent = Literal[SubmittableEvent, "JOURNEY_STAGE_TIMEOUT"]
+TRIGGER_EVENTS: tuple[str, ...] = get_args(TriggerEvent)
+# Emitted by the service itself: never accepted from POST /events nor emitted by a rule.
+SERVICE_EVENTS = frozenset({"JOURNEY_STAGE_TIMEOUT", "JOURNEY_STAGE_CHANGED"})
 
 RULE_ID_PATTERN = r"^rule-[0-9a-f]{8}$"
 # Event ids travel in DynamoDB keys and log entries: no spaces, no '#'.
