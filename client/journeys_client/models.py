@@ -186,6 +186,9 @@ class Enrollment(_Record):
     enrolled_at: datetime
     version: int
     definition_version: int
+    episode: int = 1
+    ended_at: datetime | None = None
+    episodes_ended: int = 0
 
 
 class Patient(_Record):
@@ -217,6 +220,8 @@ class JourneyLogEntry(_Record):
     trigger_event_id: str | None = None
     trigger_event_type: str | None = None
     definition_version: int
+    episode: int = 1
+    guard_overridden: list[str] | None = None
 
 
 class StageMember(_Record):

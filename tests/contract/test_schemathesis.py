@@ -154,6 +154,13 @@ def seeded(api: GatewayClient, monkeypatch: pytest.MonkeyPatch) -> None:
     if not rules:
         rules = _send_sample(api, "automation_rules/import-playbook")["items"]
     journey_id = _send_sample(api, "journeys/load-journey")["id"]  # diabetic-first-year's
+    migration = api.request(
+        "POST",
+        "/api/v1/journeys/retreat_ibiza_2025/migrations",
+        headers=AUTH,
+        json_body={"stage_map": {}},
+    )
+    assert migration.status == 202, migration.body
     KNOWN.update(
         name_or_id=["diabetic-first-year", "retreat_ibiza_2025", journey_id],
         key=["retreat_ibiza_2025"],
@@ -161,6 +168,7 @@ def seeded(api: GatewayClient, monkeypatch: pytest.MonkeyPatch) -> None:
         entity_id=["patient-001"],
         rule_id=[rule["id"] for rule in rules[:3]],
         asset=["index.html", "app.js", "app.css"],
+        migration_id=[migration.body["id"]],
     )
 
 
@@ -204,10 +212,19 @@ def _valid_timeline(case: Any) -> Any:
 
 # Valid requests that also name seeded objects, for operations whose generated ones almost
 # never do (a move must name a journey the patient can be in, and one of its stages; a
-# timeline needs a journey with events, and entity_id or entity_ids but not both): swapped
+# timeline needs a journey with events, and entity_id or entity_ids but not both; a
+# migration's map names stages of the journey's versions): swapped
 # in for part of the valid cases.
+def _valid_migration(case: Any) -> Any:
+    """A dry run of the retreat's migration onto its current version (stages it has)."""
+    path = {**case.path_parameters, "name_or_id": "retreat_ibiza_2025"}
+    body = {"stage_map": {"BLOCKED_HIGH_RISK": "CANCELLED"}, "dry_run": True}
+    return st.just({"body": body, "path_parameters": path})
+
+
 CASE_FIXES = {
     "PATCH /api/v1/patients/{patient_id}/journey": _valid_move,
+    "POST /api/v1/journeys/{name_or_id}/migrations": _valid_migration,
     "POST /api/v1/journeys/{name_or_id}/timeline": _valid_timeline,
 }
 
@@ -464,13 +481,20 @@ def test_every_permission_of_the_api_functions_is_used(api: GatewayClient, seede
     so no permission is there for nothing, but those of USED_ELSEWHERE."""
     for sample in _samples():
         _call(load_sample(sample))
-    # What no sample does: read a journey by its id, delete one that has executions.
+    # What no sample does: read a journey by its id, delete one that has executions...
     _send_sample(api, "journeys/import-builtin")
     journey_id = _send_sample(api, "journeys/load-journey")["id"]
     assert api.request("GET", f"/api/v1/journeys/{journey_id}", headers=AUTH).status == 200
     _send_sample(api, "journeys/record-execution")
     deleted = api.request("DELETE", "/api/v1/journeys/diabetic-first-year", headers=AUTH)
     assert deleted.status < 300, deleted.body
+    # ... and start a migration, then read it (the sample of a start is a dry run).
+    started = api.request(
+        "POST", "/api/v1/journeys/retreat_ibiza_2025/migrations", headers=AUTH, json_body={}
+    )
+    assert started.status == 202, started.body
+    followed = f"/api/v1/journeys/retreat_ibiza_2025/migrations/{started.body['id']}"
+    assert api.request("GET", followed, headers=AUTH).status == 200
     template = load_template()
     used: dict[str, set[tuple[str, str]]] = {}
     for function, action, resource in RECORDER.calls | set(USED_ELSEWHERE):

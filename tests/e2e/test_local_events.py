@@ -178,11 +178,13 @@ def test_a_domain_event_on_the_bus_reaches_the_automation_engine(local_stack: Lo
     before = _status(local_stack)[source_id]["records"]
     event_id = f"e2e-pay-{uuid.uuid4().hex[:10]}"
 
-    put = _aws(local_stack, "events").put_events(
+    put = _aws(
+        local_stack, "events"
+    ).put_events(
         Entries=[
             {
                 "EventBusName": _bus_name(),
-                "Source": "payments.e2e",
+                "Source": "integration.payments",  # the rule admits integrations only
                 "DetailType": "PAYMENT_SUCCEEDED",
                 "Detail": json.dumps(
                     {

@@ -137,6 +137,8 @@ def _accesses(
     elif service == "events" and operation == "PutEvents":
         for entry in params["Entries"]:
             yield operation, name(entry.get("EventBusName", "default"))
+    elif service == "sqs" and "QueueUrl" in params:  # .../{account}/{queue name}
+        yield operation, name(params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1])
     else:
         yield operation, "*"
 

@@ -55,6 +55,7 @@ class StageMachine:
     guards: Mapping[str, frozenset[str]] = field(default_factory=dict)
     final_stages: frozenset[str] = frozenset()
     reentry: Mapping[str, Any] = field(default_factory=dict)
+    declares_reentry: bool = False
 
     @classmethod
     def from_spec(cls, journey_key: str, spec: Mapping[str, Any]) -> StageMachine | None:
@@ -84,6 +85,7 @@ class StageMachine:
                 else (s for s in stages if transitions is not None and not transitions.get(s))
             ),
             reentry=dict(spec.get("reentry") or {}),
+            declares_reentry=spec.get("reentry") is not None,
         )
 
     def allowed_next(self, stage: str) -> tuple[str, ...]:
@@ -226,10 +228,15 @@ class PlannedMove:
     enrolls: bool = False
 
 
-def is_reentry(enrollment: Enrollment | None, move: StageMove) -> bool:
-    """A move of a patient whose episode ended (to another stage) starts a new episode."""
+def is_reentry(
+    enrollment: Enrollment | None, move: StageMove, reentry: Mapping[str, Any] | None
+) -> bool:
+    """A move of a patient whose episode ended (to another stage) starts a new episode, in a
+    journey that declares ``reentry`` (allowed or not); without it, such a move is checked
+    like any other (a final stage has nowhere to go)."""
     return (
-        enrollment is not None
+        reentry is not None
+        and enrollment is not None
         and enrollment.ended_at is not None
         and move.to_stage != enrollment.stage
         and move.expected_stage in (None, enrollment.stage)
@@ -270,6 +277,7 @@ def plan_stage_move(
     definition_version: int,
     now: datetime,
     entry_id: str,
+    reenters: bool | None = None,
 ) -> PlannedMove | None:
     """The writes of ``move`` for a patient read just before (its enrollment in the journey
     and the events it has had), or None when it already stands there. Raises what
@@ -277,7 +285,10 @@ def plan_stage_move(
 
     Reaching a final stage ends the episode; a move of a patient whose episode ended is a
     new enrollment (episode N+1, checked like a first one) when ``reentry`` allows it."""
-    reenters = is_reentry(enrollment, move)
+    if reenters is None:  # as the machine's journey declares (the caller may have decided)
+        reenters = is_reentry(
+            enrollment, move, machine.reentry if machine.declares_reentry else None
+        )
     if reenters and enrollment is not None:
         check_reentry(machine, enrollment, now)
     current = (

@@ -191,7 +191,9 @@ def _move(move: StageMove, patient: PatientRecord | None) -> PatientView:
         else repository.read(move.org, move.patient_id)
     )
     enrollment = record.enrollments.get(move.journey_key)
-    enrolls = enrollment is None or is_reentry(enrollment, move)
+    # A new episode follows the current version's re-entry rules.
+    reenters = is_reentry(enrollment, move, current.journey_spec.get("reentry"))
+    enrolls = enrollment is None or reenters
     if enrolls and not current.is_active:
         raise Conflict(
             f"journey {move.journey_key!r} is retired (is_active=false): it takes no new "
@@ -210,6 +212,7 @@ def _move(move: StageMove, patient: PatientRecord | None) -> PatientView:
         definition_version=definition.version,
         now=utc_now(),
         entry_id=new_log_entry_id(),
+        reenters=reenters,
     )
     if planned is None:
         return record.view()  # already there: nothing to write, nothing to log
