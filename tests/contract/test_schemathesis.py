@@ -143,6 +143,10 @@ def seeded(api: GatewayClient, monkeypatch: pytest.MonkeyPatch) -> None:
     execution for patient-001 (idempotent: fuzzing may delete or change any of it, and each
     operation's test starts from it again)."""
     _send_sample(api, "journeys/import-builtin")
+    # Fuzzing may retire the retreat (is_active=false): it takes enrollments again.
+    api.request(
+        "PATCH", "/api/v1/journeys/retreat_ibiza_2025", headers=AUTH, json_body={"is_active": True}
+    )
     _send_sample(api, "patients/put-patient")
     patient = _send_sample(api, "patients/get-patient")
     if "retreat_ibiza_2025" not in patient["journey_status"]:
@@ -215,6 +219,28 @@ def _valid_timeline(case: Any) -> Any:
 # timeline needs a journey with events, and entity_id or entity_ids but not both; a
 # migration's map names stages of the journey's versions): swapped
 # in for part of the valid cases.
+def _new_enrollment(case: Any) -> Any:
+    """A first enrollment of a fresh patient in the retreat, at its initial stage."""
+    return st.integers(min_value=0, max_value=10**6).map(
+        lambda n: {
+            "path_parameters": {**case.path_parameters, "patient_id": f"contract-{n}"},
+            "body": {"key": "retreat_ibiza_2025", "status": "SCREENING_PENDING"},
+        }
+    )
+
+
+def _valid_analytics(case: Any) -> Any:
+    """The retreat's analytics over the default period (generated dates may lie outside the
+    years the API accepts, 1900-2200)."""
+    return st.just({"path_parameters": {"key": "retreat_ibiza_2025"}, "query": {}})
+
+
+def _valid_simulation(case: Any) -> Any:
+    """A small rehearsal of the retreat (generated cohorts may be refused as too much work)."""
+    path = {**case.path_parameters, "name_or_id": "retreat_ibiza_2025"}
+    return st.just({"path_parameters": path, "body": {"cohort_size": 5, "days": 30}})
+
+
 def _valid_migration(case: Any) -> Any:
     """A dry run of the retreat's migration onto its current version (stages it has)."""
     path = {**case.path_parameters, "name_or_id": "retreat_ibiza_2025"}
@@ -223,7 +249,11 @@ def _valid_migration(case: Any) -> Any:
 
 
 CASE_FIXES = {
-    "PATCH /api/v1/patients/{patient_id}/journey": _valid_move,
+    "PATCH /api/v1/patients/{patient_id}/journey": lambda case: st.one_of(
+        _valid_move(case), _new_enrollment(case)
+    ),
+    "GET /api/v1/analytics/journeys/{key}": _valid_analytics,
+    "POST /api/v1/journeys/{name_or_id}/simulate": _valid_simulation,
     "POST /api/v1/journeys/{name_or_id}/migrations": _valid_migration,
     "POST /api/v1/journeys/{name_or_id}/timeline": _valid_timeline,
 }
@@ -259,7 +289,7 @@ def flatmap_case(context: Any, case: Any) -> Any:
     if seeded_path is not None:
         options.append(seeded_path.map(fixed))
     fix = CASE_FIXES.get(case.operation.label)
-    if fix is not None and isinstance(case.body, dict):
+    if fix is not None and (isinstance(case.body, dict) or case.operation.method.lower() == "get"):
         options.append(fix(case).map(fixed))
     return st.one_of(*options)
 

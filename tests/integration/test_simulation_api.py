@@ -178,7 +178,8 @@ def test_the_client_simulates_and_prints_the_stage_table() -> None:
     # Given the Python client, in front of the template's HTTP API in-process
     from journeys_client import JourneysClient, Simulation
 
-    from tests.support.gateway import GatewayApp, bearer
+    from local_stack.gateway import GatewayApp
+    from tests.support.gateway import bearer
 
     token = bearer("org-a", "staff")["Authorization"].removeprefix("Bearer ")
     transport = httpx.WSGITransport(app=GatewayApp())

@@ -406,14 +406,14 @@ def test_a_trigger_takes_at_most_20_active_rules(aws: None) -> None:
 def test_one_event_runs_at_most_20_rules_and_emits_at_most_10_events(aws: None) -> None:
     from journeys_core.data import repositories
     from journeys_core.models.automation import AutomationRuleCreate
-    from journeys_core.services.automation_rules import _new_rule
+    from journeys_core.services.automation_rules import stored_rule
 
     # Given 22 active rules on one trigger (two saved before the limit), each emitting 10
     for n in range(20):
         assert rules_api("create-rule", body=fan_out_rule(n)).status == 201
     for n in (20, 21):
         body = AutomationRuleCreate.model_validate(fan_out_rule(n))
-        repositories.rules().create(_new_rule("org-a", f"rule-0000000{n - 20}", body))
+        repositories.rules().create(stored_rule("org-a", f"rule-0000000{n - 20}", body))
     pipeline = install_pipeline()
 
     # When one event arrives

@@ -406,5 +406,6 @@ def test_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     repeated = copy.deepcopy(RETREAT)
     repeated["duration_days"] = 36_500
     repeated["events"][0]["repeat"] = {"every_days": 1}
-    with pytest.raises(InvalidInput, match="timeline events"):
+    # (refused by the spec's own bound on events per timeline, before any simulation)
+    with pytest.raises(InvalidInput, match="one timeline could hold"):
         simulate_cohort(cohort(spec=repeated, size=10_000))
