@@ -123,8 +123,10 @@ def run_migration(org: str, migration_id: str, time_left_ms: TimeLeftMs) -> Migr
     stands and queue it again. A finished or unknown job is left as it is."""
     migrations = repositories.migrations()
     job = migrations.get(org, migration_id)
-    if job is None or job.status.status != "running":
-        return job.status if job else _unknown(migration_id)
+    if job is None:
+        raise NotFound(f"migration {migration_id!r} not found")
+    if job.status.status != "running":
+        return job.status
     status = job.status
     target = load_journey(org, job.journey_id, status.to_version)
     while job.stage_index < len(job.stages):
@@ -145,10 +147,6 @@ def run_migration(org: str, migration_id: str, time_left_ms: TimeLeftMs) -> Migr
     status.status, status.finished_at = "completed", utc_now()
     migrations.save(job)
     return status
-
-
-def _unknown(migration_id: str) -> MigrationStatus:
-    raise NotFound(f"migration {migration_id!r} not found")
 
 
 def _step(
