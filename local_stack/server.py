@@ -24,9 +24,10 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
-from swagger_ui_bundle import swagger_ui_path
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -75,6 +76,13 @@ class Settings:
 
 # Local-only routes: health, event sources and schedules, the OpenAPI document and Swagger UI
 
+# Swagger UI 5 (it reads OpenAPI 3.1) as Powertools ships it for ``enable_swagger``: the
+# service's own pinned dependency, served from this machine, no CDN.
+SWAGGER_UI = Path(swagger_ui.__file__).resolve().parent
+SWAGGER_FILES = {
+    "/docs/swagger-ui.css": SWAGGER_UI / "swagger-ui.min.css",
+    "/docs/swagger-ui-bundle.js": SWAGGER_UI / "swagger-ui-bundle.min.js",
+}
 _SWAGGER_PAGE = b"""<!doctype html>
 <html lang="en">
 <head>
@@ -85,13 +93,14 @@ _SWAGGER_PAGE = b"""<!doctype html>
 <body>
   <div id="swagger-ui"></div>
   <script src="/docs/swagger-ui-bundle.js"></script>
-  <script src="/docs/swagger-ui-standalone-preset.js"></script>
   <script>
     window.ui = SwaggerUIBundle({
       url: "/openapi.json",
       dom_id: "#swagger-ui",
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: "StandaloneLayout",
+      presets: [SwaggerUIBundle.presets.apis],
+      layout: "BaseLayout",
+      deepLinking: true,
+      filter: true,
       persistAuthorization: true
     });
   </script>
@@ -103,7 +112,7 @@ _SWAGGER_PAGE = b"""<!doctype html>
 def with_static_files(app: GatewayApp) -> SharedDataMiddleware:
     """Swagger UI's files under /docs/ and docs/openapi.json (once generated), served by
     werkzeug; every other path goes on to ``app``."""
-    exports = {"/docs": str(swagger_ui_path)}
+    exports = {url: str(path) for url, path in SWAGGER_FILES.items()}
     if OPENAPI_PATH.is_file():
         exports["/openapi.json"] = str(OPENAPI_PATH)
     return SharedDataMiddleware(app, exports, cache=False)

@@ -16,7 +16,12 @@ from journeys_core.services.stale_monitor import check_stale_journeys
 app = build_resolver()
 
 
-@app.get("/api/v1/admin/stale-journeys/check")
+@app.get(
+    "/api/v1/admin/stale-journeys/check",
+    operation_id="checkStaleJourneys",
+    summary="Run the stale-journey monitor now",
+    tags=["Admin"],
+)
 def check_stale_journeys_now(
     caller: Admin, dry_run: Annotated[bool, Query()] = False
 ) -> StaleCheckResult:

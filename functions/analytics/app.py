@@ -41,7 +41,12 @@ ASSET: dict[int, OpenAPIResponse] = {
 }
 
 
-@app.get("/api/v1/analytics/journeys/<key>")
+@app.get(
+    "/api/v1/analytics/journeys/<key>",
+    operation_id="getJourneyAnalytics",
+    summary="A journey's funnel over a period",
+    tags=["Analytics"],
+)
 def journey_analytics(
     key: JourneyKey,
     caller: Staff,
@@ -57,12 +62,26 @@ def journey_analytics(
     return analytics.journey_analytics(caller.org, key, from_, to)
 
 
-@app.get("/dashboard", responses=PAGE, description=PUBLIC)
+@app.get(
+    "/dashboard",
+    operation_id="getDashboardPage",
+    summary="The staff dashboard's page",
+    tags=["Dashboard"],
+    responses=PAGE,
+    description=PUBLIC,
+)
 def dashboard_page() -> Response[str]:
     return dashboard.response("index.html")
 
 
-@app.get("/dashboard/<asset>", responses=ASSET, description=PUBLIC)
+@app.get(
+    "/dashboard/<asset>",
+    operation_id="getDashboardAsset",
+    summary="A file of the staff dashboard",
+    tags=["Dashboard"],
+    responses=ASSET,
+    description=PUBLIC,
+)
 def dashboard_asset(asset: Annotated[str, Path(min_length=1, max_length=100)]) -> Response[str]:
     return dashboard.response(asset)
 

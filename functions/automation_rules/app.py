@@ -36,7 +36,12 @@ def _json(status: int, body: Any) -> Response[dict[str, Any]]:
     )
 
 
-@app.post("/api/v1/automation-rules/import-playbook")
+@app.post(
+    "/api/v1/automation-rules/import-playbook",
+    operation_id="importPlaybook",
+    summary="Install the default rules for the built-in journeys",
+    tags=["Automation rules"],
+)
 def import_playbook(caller: Admin) -> PlaybookResult:
     result = automation_rules.import_playbook(caller.org)
     metrics.add_metric(name="PlaybookRulesInstalled", unit=MetricUnit.Count, value=result.installed)
@@ -45,28 +50,52 @@ def import_playbook(caller: Admin) -> PlaybookResult:
 
 @app.post(
     "/api/v1/automation-rules",
+    operation_id="createRule",
+    summary="Create an automation rule",
+    tags=["Automation rules"],
     responses={201: {"description": "Rule created", "content": {JSON: {"model": AutomationRule}}}},
 )
 def create_rule(body: AutomationRuleCreate, caller: Admin) -> Response[dict[str, Any]]:
     return _json(201, automation_rules.create_rule(caller.org, body))
 
 
-@app.get("/api/v1/automation-rules")
+@app.get(
+    "/api/v1/automation-rules",
+    operation_id="listRules",
+    summary="List the organization's automation rules",
+    tags=["Automation rules"],
+)
 def list_rules(caller: Admin, limit: Limit = 50, cursor: Cursor = None) -> AutomationRulePage:
     return automation_rules.list_rules(caller.org, limit, cursor)
 
 
-@app.get("/api/v1/automation-rules/<rule_id>")
+@app.get(
+    "/api/v1/automation-rules/<rule_id>",
+    operation_id="getRule",
+    summary="Get an automation rule",
+    tags=["Automation rules"],
+)
 def get_rule(rule_id: RuleId, caller: Admin) -> AutomationRule:
     return automation_rules.get_rule(caller.org, rule_id)
 
 
-@app.patch("/api/v1/automation-rules/<rule_id>")
+@app.patch(
+    "/api/v1/automation-rules/<rule_id>",
+    operation_id="updateRule",
+    summary="Change an automation rule",
+    tags=["Automation rules"],
+)
 def update_rule(rule_id: RuleId, body: AutomationRuleUpdate, caller: Admin) -> AutomationRule:
     return automation_rules.update_rule(caller.org, rule_id, body)
 
 
-@app.delete("/api/v1/automation-rules/<rule_id>", responses={204: {"description": "Rule deleted"}})
+@app.delete(
+    "/api/v1/automation-rules/<rule_id>",
+    operation_id="deleteRule",
+    summary="Delete an automation rule",
+    tags=["Automation rules"],
+    responses={204: {"description": "Rule deleted"}},
+)
 def delete_rule(rule_id: RuleId, caller: Admin) -> Response[None]:
     automation_rules.delete_rule(caller.org, rule_id)
     return Response(status_code=204)
@@ -74,6 +103,9 @@ def delete_rule(rule_id: RuleId, caller: Admin) -> Response[None]:
 
 @app.post(
     "/api/v1/events",
+    operation_id="submitEvent",
+    summary="Submit a domain event to the automation engine",
+    tags=["Events"],
     responses={
         202: {
             "description": "Accepted: on the bus, processed once per event id (an id given "

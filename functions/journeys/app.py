@@ -49,21 +49,37 @@ def _split(csv: str | None) -> list[str]:
     return [v.strip() for v in (csv or "").split(",") if v.strip()]
 
 
-@app.post("/api/v1/journeys/import-builtin")
+@app.post(
+    "/api/v1/journeys/import-builtin",
+    operation_id="importBuiltinJourneys",
+    summary="Import the built-in journeys the organization lacks",
+    tags=["Journeys"],
+)
 def import_builtin_journeys(caller: Admin) -> ImportResult:
     result = definitions.import_builtin_journeys(caller.org)
     metrics.add_metric(name="BuiltinJourneysImported", unit=MetricUnit.Count, value=result.imported)
     return result
 
 
-@app.post("/api/v1/journeys", status_code=201)
+@app.post(
+    "/api/v1/journeys",
+    operation_id="saveJourney",
+    summary="Save a new journey (version 1)",
+    tags=["Journeys"],
+    status_code=201,
+)
 def save_journey(body: JourneyCreate, caller: Admin) -> JourneyRecord:
     record = definitions.save_journey(caller.org, body)
     metrics.add_metric(name="JourneySaved", unit=MetricUnit.Count, value=1)
     return record
 
 
-@app.get("/api/v1/journeys")
+@app.get(
+    "/api/v1/journeys",
+    operation_id="listJourneys",
+    summary="List journeys, newest update first",
+    tags=["Journeys"],
+)
 def list_journeys(
     caller: Reader,
     products: Annotated[str | None, Query(max_length=1000)] = None,
@@ -76,7 +92,12 @@ def list_journeys(
     return definitions.list_journeys(caller.org, filters, limit, cursor)
 
 
-@app.get("/api/v1/journeys/<name_or_id>")
+@app.get(
+    "/api/v1/journeys/<name_or_id>",
+    operation_id="loadJourney",
+    summary="Load a journey, or one of its versions",
+    tags=["Journeys"],
+)
 def load_journey(
     name_or_id: NameOrId,
     caller: Reader,
@@ -85,17 +106,33 @@ def load_journey(
     return definitions.load_journey(caller.org, name_or_id, version)
 
 
-@app.get("/api/v1/journeys/<name_or_id>/versions")
+@app.get(
+    "/api/v1/journeys/<name_or_id>/versions",
+    operation_id="listJourneyVersions",
+    summary="List every version of a journey",
+    tags=["Journeys"],
+)
 def list_journey_versions(name_or_id: NameOrId, caller: Reader) -> JourneyVersions:
     return JourneyVersions(items=definitions.list_journey_versions(caller.org, name_or_id))
 
 
-@app.patch("/api/v1/journeys/<name_or_id>")
+@app.patch(
+    "/api/v1/journeys/<name_or_id>",
+    operation_id="updateJourney",
+    summary="Update or retire a journey",
+    tags=["Journeys"],
+)
 def update_journey(name_or_id: NameOrId, body: JourneyUpdate, caller: Admin) -> JourneyRecord:
     return definitions.update_journey(caller.org, name_or_id, body)
 
 
-@app.delete("/api/v1/journeys/<name_or_id>", status_code=204)
+@app.delete(
+    "/api/v1/journeys/<name_or_id>",
+    operation_id="deleteJourney",
+    summary="Delete a journey nobody was enrolled in",
+    tags=["Journeys"],
+    status_code=204,
+)
 def delete_journey(
     name_or_id: NameOrId,
     caller: Admin,
@@ -105,21 +142,37 @@ def delete_journey(
     return Response(status_code=204)
 
 
-@app.post("/api/v1/journeys/<name_or_id>/executions", status_code=201)
+@app.post(
+    "/api/v1/journeys/<name_or_id>/executions",
+    operation_id="recordExecution",
+    summary="Record an execution of a journey",
+    tags=["Executions"],
+    status_code=201,
+)
 def record_execution(name_or_id: NameOrId, body: ExecutionCreate, caller: Admin) -> ExecutionRecord:
     execution = executions.record_execution(caller.org, name_or_id, body)
     metrics.add_metric(name="ExecutionRecorded", unit=MetricUnit.Count, value=1)
     return execution
 
 
-@app.get("/api/v1/journeys/<name_or_id>/executions")
+@app.get(
+    "/api/v1/journeys/<name_or_id>/executions",
+    operation_id="listJourneyExecutions",
+    summary="List a journey's executions, newest first",
+    tags=["Executions"],
+)
 def list_journey_executions(
     name_or_id: NameOrId, caller: Reader, limit: Limit = 20, cursor: Cursor = None
 ) -> ExecutionPage:
     return executions.list_journey_executions(caller.org, name_or_id, limit, cursor)
 
 
-@app.get("/api/v1/entities/<entity_id>/journeys")
+@app.get(
+    "/api/v1/entities/<entity_id>/journeys",
+    operation_id="listEntityExecutions",
+    summary="List an entity's executions across journeys",
+    tags=["Executions"],
+)
 def list_entity_journeys(
     entity_id: Annotated[str, Path(min_length=1, max_length=100)],
     caller: Reader,
@@ -129,7 +182,12 @@ def list_entity_journeys(
     return executions.list_entity_executions(caller.org, entity_id, limit, cursor)
 
 
-@app.post("/api/v1/journeys/<name_or_id>/timeline")
+@app.post(
+    "/api/v1/journeys/<name_or_id>/timeline",
+    operation_id="generateTimeline",
+    summary="Generate dated timelines for entities",
+    tags=["Executions"],
+)
 def generate_timeline(
     name_or_id: NameOrId, body: TimelineRequest, caller: Reader
 ) -> TimelineResponse:
@@ -142,6 +200,9 @@ def generate_timeline(
 
 @app.post(
     "/api/v1/journeys/<name_or_id>/migrations",
+    operation_id="startMigration",
+    summary="Migrate enrollments to another version (or preview it)",
+    tags=["Migrations"],
     responses={
         200: {
             "description": "Dry run: who would move, per stage, nothing written",
@@ -164,7 +225,12 @@ def start_migration(
     return Response(status_code=202, content_type="application/json", body=status)
 
 
-@app.get("/api/v1/journeys/<name_or_id>/migrations/<migration_id>")
+@app.get(
+    "/api/v1/journeys/<name_or_id>/migrations/<migration_id>",
+    operation_id="getMigration",
+    summary="Follow a migration",
+    tags=["Migrations"],
+)
 def get_migration(
     name_or_id: NameOrId,
     migration_id: Annotated[str, Path(pattern=r"^mig-[0-9a-f]{16}$")],
@@ -173,7 +239,12 @@ def get_migration(
     return migrations.get_migration(caller.org, name_or_id, migration_id)
 
 
-@app.post("/api/v1/journeys/<name_or_id>/simulate")
+@app.post(
+    "/api/v1/journeys/<name_or_id>/simulate",
+    operation_id="simulateJourney",
+    summary="Rehearse a journey on a synthetic cohort",
+    tags=["Simulation"],
+)
 def simulate_journey(
     name_or_id: NameOrId, body: SimulationRequest, caller: Staff
 ) -> SimulationResult:
@@ -187,7 +258,12 @@ def simulate_journey(
     return result
 
 
-@app.get("/api/v1/journey-templates")
+@app.get(
+    "/api/v1/journey-templates",
+    operation_id="listJourneyTemplates",
+    summary="List the journeys that have stages",
+    tags=["Journeys"],
+)
 def list_journey_templates(caller: Reader) -> JourneyTemplateList:
     return definitions.list_journey_templates(caller.org)
 

@@ -31,6 +31,9 @@ JSON = content_types.APPLICATION_JSON
 
 @app.put(
     "/api/v1/patients/<patient_id>",
+    operation_id="putPatient",
+    summary="Create or update a patient's profile",
+    tags=["Patients"],
     responses={
         200: {"description": "Profile updated", "content": {JSON: {"model": PatientView}}},
         201: {"description": "Profile created", "content": {JSON: {"model": PatientView}}},
@@ -43,12 +46,22 @@ def put_patient(
     return patient, 201 if created else 200
 
 
-@app.get("/api/v1/patients/<patient_id>")
+@app.get(
+    "/api/v1/patients/<patient_id>",
+    operation_id="getPatient",
+    summary="Get a patient, their stages and enrollments",
+    tags=["Patients"],
+)
 def get_patient(patient_id: PatientId, caller: Staff) -> PatientView:
     return patients.get_patient(caller.org, patient_id)
 
 
-@app.get("/api/v1/patients")
+@app.get(
+    "/api/v1/patients",
+    operation_id="listPatientsInStage",
+    summary="List the patients standing in a stage now",
+    tags=["Patients"],
+)
 def list_patients_in_stage(
     caller: Staff,
     journey_key: Annotated[str, Query(pattern=NAME_PATTERN)],
@@ -59,7 +72,12 @@ def list_patients_in_stage(
     return patients.list_patients_in_stage(caller.org, journey_key, stage, limit, cursor)
 
 
-@app.patch("/api/v1/patients/<patient_id>/journey")
+@app.patch(
+    "/api/v1/patients/<patient_id>/journey",
+    operation_id="moveStage",
+    summary="Enroll a patient or move them to another stage",
+    tags=["Patients"],
+)
 def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: Staff) -> PatientView:
     if body.override_guard and "admin" not in caller.roles:
         raise Forbidden("override_guard needs the admin role")
@@ -78,7 +96,12 @@ def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: St
     return patient
 
 
-@app.get("/api/v1/patients/<patient_id>/journeys/<key>/history")
+@app.get(
+    "/api/v1/patients/<patient_id>/journeys/<key>/history",
+    operation_id="getJourneyHistory",
+    summary="Read a patient's journey log, oldest first",
+    tags=["Patients"],
+)
 def journey_history(
     patient_id: PatientId,
     key: JourneyKey,
