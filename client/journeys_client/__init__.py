@@ -1,5 +1,6 @@
 """Python client of the journeys service: the persistence guide's journey manager calls
-(``client.journeys.save_journey(...)``), patients and domain events, over HTTP.
+(``client.journeys.save_journey(...)``), patients, domain events, automation rules, analytics
+and administration over HTTP: every operation of the service's OpenAPI document.
 
     from journeys_client import JourneysClient, get_manager
 
@@ -22,49 +23,70 @@ from .errors import (
     error_from_response,
 )
 from .events import EventsApi
+from .insights import AdminApi, AnalyticsApi
 from .journeys import JourneysApi
 from .models import (
+    AutomationRule,
     Enrollment,
     EntityTimeline,
     EventAccepted,
+    JourneyAnalytics,
     JourneyExecutionRecord,
     JourneyLogEntry,
     JourneyRecord,
     JourneySummary,
+    JourneyTemplate,
+    Migration,
+    MigrationPreview,
     Patient,
+    PlaybookResult,
+    RuleCondition,
     Simulation,
     StageMember,
+    StaleCheckResult,
     Timeline,
     TimelineEvent,
 )
 from .patients import UNSET, PatientsApi
+from .rules import RulesApi
 from .transport import VERSION, RetryPolicy
 
 __version__ = VERSION
 
 __all__ = [
     "UNSET",
+    "AdminApi",
     "AlreadyExistsError",
+    "AnalyticsApi",
     "AuthError",
+    "AutomationRule",
     "ConflictError",
     "Enrollment",
     "EntityTimeline",
     "EventAccepted",
     "EventsApi",
+    "JourneyAnalytics",
     "JourneyExecutionRecord",
     "JourneyLogEntry",
     "JourneyRecord",
     "JourneySummary",
+    "JourneyTemplate",
     "JourneysApi",
     "JourneysClient",
     "JourneysError",
+    "Migration",
+    "MigrationPreview",
     "NotFoundError",
     "Patient",
     "PatientsApi",
+    "PlaybookResult",
     "RetryPolicy",
+    "RuleCondition",
+    "RulesApi",
     "ServiceError",
     "Simulation",
     "StageMember",
+    "StaleCheckResult",
     "Timeline",
     "TimelineEvent",
     "ValidationError",

@@ -1,6 +1,6 @@
 """``JourneysClient``: one session with ``.journeys`` (the guide's journey manager),
-``.patients`` and ``.events``; and ``get_manager()``, the guide's entry point, configured from
-the environment.
+``.patients``, ``.events``, ``.rules``, ``.analytics`` and ``.admin``; and ``get_manager()``,
+the guide's entry point, configured from the environment.
 
     from journeys_client import get_manager   # instead of: from healthsim.state import ...
 
@@ -19,8 +19,11 @@ from typing import Final
 import httpx
 
 from .events import EventsApi
+from .insights import AdminApi, AnalyticsApi
 from .journeys import JourneysApi
+from .operations import client_operations
 from .patients import PatientsApi
+from .rules import RulesApi
 from .transport import (
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_MAX,
@@ -33,6 +36,7 @@ from .transport import (
 )
 
 URL_VARIABLE: Final = "JOURNEYS_URL"
+API_GROUPS: Final = (JourneysApi, PatientsApi, EventsApi, RulesApi, AnalyticsApi, AdminApi)
 TOKEN_VARIABLE: Final = "JOURNEYS_TOKEN"
 
 
@@ -73,6 +77,14 @@ class JourneysClient:
         self.journeys = JourneysApi(self._http, page_size)
         self.patients = PatientsApi(self._http, page_size)
         self.events = EventsApi(self._http)
+        self.rules = RulesApi(self._http, page_size)
+        self.analytics = AnalyticsApi(self._http)
+        self.admin = AdminApi(self._http)
+
+    @staticmethod
+    def operations() -> dict[str, list[str]]:
+        """operationId (as in the service's OpenAPI document) → the methods that call it."""
+        return client_operations(*API_GROUPS)
 
     def close(self) -> None:
         self._http.close()

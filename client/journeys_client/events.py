@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .models import EventAccepted
+from .operations import operation
 from .transport import Http
 
 
@@ -16,6 +17,7 @@ class EventsApi:
     def __init__(self, http: Http) -> None:
         self._http = http
 
+    @operation("submitEvent")
     def publish(
         self,
         type: str,

@@ -17,15 +17,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from .errors import NotFoundError, error_from_response
+from .errors import NotFoundError
 from .models import (
     ExecutionStatus,
     JourneyExecutionRecord,
     JourneyRecord,
     JourneySummary,
+    JourneyTemplate,
+    Migration,
+    MigrationPreview,
     Simulation,
     Timeline,
 )
+from .operations import operation
 from .transport import Pager, path_segment, without_none
 
 DateLike = date | datetime | str
@@ -77,6 +81,7 @@ class JourneysApi(Pager):
 
     # -- definitions ----------------------------------------------------------------------
 
+    @operation("saveJourney")
     def save_journey_record(
         self,
         name: str,
@@ -111,6 +116,7 @@ class JourneysApi(Pager):
         """,
     )
 
+    @operation("loadJourney")
     def load_journey(self, name_or_id: str, version: int | None = None) -> JourneyRecord:
         """A journey by name or id, the current version or ``version``; NotFoundError
         ("... not found", a ValueError) if there is none."""
@@ -130,6 +136,7 @@ class JourneysApi(Pager):
             return False
         return True
 
+    @operation("listJourneyVersions")
     def list_versions(self, name_or_id: str) -> list[JourneyRecord]:
         """Every version of a journey, newest first."""
         answer = self._http.call(
@@ -137,6 +144,13 @@ class JourneysApi(Pager):
         )
         return [JourneyRecord.model_validate(item) for item in answer.json()["items"]]
 
+    @operation("listJourneyTemplates")
+    def list_journey_templates(self) -> list[JourneyTemplate]:
+        """The organization's journeys that have stages (what patients can be enrolled in)."""
+        answer = self._http.call("GET", "/journey-templates", idempotent=True)
+        return [JourneyTemplate.model_validate(item) for item in answer.json()["items"]]
+
+    @operation("listJourneys")
     def iter_journeys(
         self,
         products: Sequence[str] | None = None,
@@ -158,6 +172,7 @@ class JourneysApi(Pager):
         """,
     )
 
+    @operation("updateJourney")
     def update_journey(
         self,
         name_or_id: str,
@@ -191,24 +206,17 @@ class JourneysApi(Pager):
         )
         return JourneyRecord.model_validate(answer.json())
 
+    @operation("deleteJourney")
     def delete_journey(self, name_or_id: str, delete_executions: bool = True) -> bool:
         """Delete a journey and its versions, and its execution history unless
         ``delete_executions=False`` (kept executions still show for their entity).
         ``True`` when it deleted the journey, ``False`` when there was none."""
-        answer = self._http.call(
-            "DELETE",
+        return self._http.delete(
             f"/journeys/{path_segment(name_or_id)}",
-            idempotent=True,
             params={"delete_executions": "true" if delete_executions else "false"},
-            raise_for_error=False,
         )
-        if answer.response.status_code == 404:
-            # After an attempt whose answer was lost, the 404 means that attempt deleted it.
-            return answer.maybe_done_before
-        if not answer.response.is_success:
-            raise error_from_response(answer.response)
-        return True
 
+    @operation("importBuiltinJourneys")
     def import_builtin_journeys(self) -> int:
         """Import the built-in journeys the organization does not have yet (tagged
         ``builtin``); how many were imported (0 the second time)."""
@@ -217,6 +225,7 @@ class JourneysApi(Pager):
 
     # -- executions -----------------------------------------------------------------------
 
+    @operation("recordExecution")
     def record_execution_record(
         self,
         journey_id: str,
@@ -262,21 +271,40 @@ class JourneysApi(Pager):
         ``last_executed`` move with it.""",
     )
 
+    @operation("listJourneyExecutions")
+    def iter_executions(
+        self, journey_id: str, limit: int | None = None
+    ) -> Iterator[JourneyExecutionRecord]:
+        """A journey's (by id or name) executions, newest first, page by page as you
+        iterate; at most ``limit`` (``None``: all)."""
+        path = f"/journeys/{path_segment(journey_id)}/executions"
+        return self._iterate(path, JourneyExecutionRecord, {}, limit)
+
+    @operation("listJourneyExecutions")
     def get_executions(
         self, journey_id: str, limit: int | None = 20
     ) -> list[JourneyExecutionRecord]:
         """A journey's (by id or name) executions, newest first, at most ``limit``
         (``None``: all)."""
-        path = f"/journeys/{path_segment(journey_id)}/executions"
-        return list(self._iterate(path, JourneyExecutionRecord, {}, limit))
+        return list(self.iter_executions(journey_id, limit))
 
+    @operation("listEntityExecutions")
+    def iter_entity_journeys(
+        self, entity_id: str, limit: int | None = None
+    ) -> Iterator[JourneyExecutionRecord]:
+        """An entity's executions across journeys, newest first, page by page as you
+        iterate; at most ``limit``."""
+        path = f"/entities/{path_segment(entity_id)}/journeys"
+        return self._iterate(path, JourneyExecutionRecord, {}, limit)
+
+    @operation("listEntityExecutions")
     def get_entity_journeys(
         self, entity_id: str, limit: int | None = None
     ) -> list[JourneyExecutionRecord]:
         """An entity's executions across journeys, newest first, at most ``limit``."""
-        path = f"/entities/{path_segment(entity_id)}/journeys"
-        return list(self._iterate(path, JourneyExecutionRecord, {}, limit))
+        return list(self.iter_entity_journeys(entity_id, limit))
 
+    @operation("generateTimeline")
     def generate_timeline(
         self,
         name_or_id: str,
@@ -313,6 +341,7 @@ class JourneysApi(Pager):
 
     # -- migrations -----------------------------------------------------------------------
 
+    @operation("startMigration")
     def migrate_journey(
         self,
         name_or_id: str,
@@ -322,11 +351,11 @@ class JourneysApi(Pager):
         stage_map: Mapping[str, str] | None = None,
         dry_run: bool = False,
         reason: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> MigrationPreview | Migration:
         """Re-pin the enrollments on ``from_version`` (every other version when None) to
         ``to_version`` (the current one when None), moving patients whose stage
-        ``stage_map`` names. A dry run answers ``{dry_run, patients, by_stage, unmapped}``
-        and writes nothing; otherwise ``{id, status, ...}``: follow it with
+        ``stage_map`` names. A dry run answers a :class:`MigrationPreview` and writes
+        nothing; otherwise the :class:`Migration` started: follow it with
         :meth:`get_migration` (running it twice moves nobody twice)."""
         body = without_none(
             {
@@ -343,14 +372,17 @@ class JourneysApi(Pager):
             idempotent=dry_run,
             json=body,
         )
-        return dict(answer.json())
+        if dry_run:
+            return MigrationPreview.model_validate(answer.json())
+        return Migration.model_validate(answer.json())
 
-    def get_migration(self, name_or_id: str, migration_id: str) -> dict[str, Any]:
-        """``{id, status: running|completed|failed, moved, repinned, skipped, unmapped,
-        started_at, finished_at}``."""
+    @operation("getMigration")
+    def get_migration(self, name_or_id: str, migration_id: str) -> Migration:
+        """A migration's status (``running``, ``completed``, ``failed``) and counts."""
         path = f"/journeys/{path_segment(name_or_id)}/migrations/{path_segment(migration_id)}"
-        return dict(self._http.call("GET", path, idempotent=True).json())
+        return Migration.model_validate(self._http.call("GET", path, idempotent=True).json())
 
+    @operation("simulateJourney")
     def simulate_journey(
         self,
         name_or_id: str,

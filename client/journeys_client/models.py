@@ -1,15 +1,16 @@
 """The records the client returns: the guide's record types with the guide's field names.
 
-Hand-written from the service's ``docs/openapi.json`` (``JourneySummary``, ``JourneyRecord``,
-``ExecutionRecord``, ``PatientView``…), so the client does not import the service's code.
-Fields the service adds later are ignored rather than refused (a tolerant reader); datetimes
-and dates are parsed. ``tests/e2e/test_client.py`` checks these against the OpenAPI document.
+Hand-written from the service's ``docs/openapi.json``, so the client does not import the
+service's code: each model names the schema it mirrors (``openapi_schema``), and
+``tests/unit/test_client_contract.py`` holds its fields, their types and which are required
+to that schema. Fields the service adds later are ignored rather than refused (a tolerant
+reader); datetimes and dates are parsed.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,10 +19,14 @@ ExecutionStatus = Literal["completed", "failed", "partial"]
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    # The name of the schema in docs/openapi.json's components that this model mirrors.
+    openapi_schema: ClassVar[str]
 
 
 class JourneySummary(_Record):
     """Brief info for listing (``list_journeys``), with execution stats."""
+
+    openapi_schema = "JourneySummary"
 
     id: str
     name: str
@@ -42,12 +47,16 @@ class JourneySummary(_Record):
 class JourneyRecord(JourneySummary):
     """A full journey with its specification (``load_journey``, ``update_journey``)."""
 
+    openapi_schema = "JourneyRecord"
+
     journey_spec: dict[str, Any]
 
 
 class JourneyExecutionRecord(_Record):
     """An execution history entry (``record_execution_record``, ``get_executions``,
     ``get_entity_journeys``). ``id`` is a positive integer; a greater id was recorded later."""
+
+    openapi_schema = "ExecutionRecord"
 
     id: int
     journey_id: str
@@ -67,6 +76,8 @@ class JourneyExecutionRecord(_Record):
 
 
 class TimelineEvent(_Record):
+    openapi_schema = "TimelineEvent"
+
     event_id: str
     name: str
     event_type: str | None = None
@@ -77,6 +88,8 @@ class TimelineEvent(_Record):
 
 
 class EntityTimeline(_Record):
+    openapi_schema = "EntityTimeline"
+
     entity_id: str
     events: list[TimelineEvent]
     execution_id: int | None = None
@@ -84,6 +97,8 @@ class EntityTimeline(_Record):
 
 class Timeline(_Record):
     """``generate_timeline``: dated events per entity, deterministic for (seed, entity, event)."""
+
+    openapi_schema = "TimelineResponse"
 
     journey_id: str
     journey_name: str
@@ -97,6 +112,8 @@ class Timeline(_Record):
 class Simulation(_Record):
     """``simulate_journey``: where a synthetic cohort ends up under a version or a draft and
     its rules (the service's ``SimulationResult``; the nested parts stay plain JSON)."""
+
+    openapi_schema = "SimulationResult"
 
     journey_key: str
     version: int | None = None
@@ -180,6 +197,8 @@ def _signed(value: float | None) -> str:
 class Enrollment(_Record):
     """A patient's place in one journey; ``version`` counts its stage changes."""
 
+    openapi_schema = "Enrollment"
+
     journey_key: str
     stage: str
     entered_at: datetime
@@ -194,6 +213,8 @@ class Enrollment(_Record):
 class Patient(_Record):
     """A patient: profile, current stage per journey (``journey_status``) and enrollments."""
 
+    openapi_schema = "PatientView"
+
     id: str
     organization_id: str
     display_name: str | None = None
@@ -207,6 +228,8 @@ class Patient(_Record):
 
 class JourneyLogEntry(_Record):
     """One stage change of a patient's journey log (``patients.history``), oldest first."""
+
+    openapi_schema = "JourneyLogEntry"
 
     id: str
     organization_id: str
@@ -227,6 +250,8 @@ class JourneyLogEntry(_Record):
 class StageMember(_Record):
     """A patient standing in a stage now (``patients.in_stage``)."""
 
+    openapi_schema = "StageMember"
+
     patient_id: str
     journey_key: str
     stage: str
@@ -237,6 +262,197 @@ class StageMember(_Record):
 class EventAccepted(_Record):
     """``events.publish``: the event id (yours, or the one the client made up) and type."""
 
+    openapi_schema = "EventAccepted"
+
     event_id: str
     type: str
     status: str = "accepted"
+
+
+class JourneyTemplate(_Record):
+    """A journey that has stages, as the dashboard lists them (``list_journey_templates``)."""
+
+    openapi_schema = "JourneyTemplate"
+
+    id: str
+    organization_id: str
+    name: str
+    key: str
+    allowed_stages: list[str]
+    initial_stage: str | None = None
+    locked_stages: list[str] = []
+    is_active: bool
+    version: int
+
+
+class MigrationPreview(_Record):
+    """``migrate_journey(..., dry_run=True)``: who would move, per stage; nothing written."""
+
+    openapi_schema = "MigrationPreview"
+
+    dry_run: bool = True
+    patients: int
+    by_stage: dict[str, int]
+    unmapped: dict[str, int]
+
+
+class Migration(_Record):
+    """A migration under way or done (``migrate_journey``, ``get_migration``)."""
+
+    openapi_schema = "MigrationStatus"
+
+    id: str
+    journey_key: str
+    from_version: int | None = None
+    to_version: int
+    status: Literal["running", "completed", "failed"]
+    moved: int = 0
+    repinned: int = 0
+    skipped: int = 0
+    unmapped: int = 0
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class RuleCondition(_Record):
+    """``{path, op, value}``: a dotted path into the event's ``detail``, compared by ``op``."""
+
+    openapi_schema = "Condition"
+
+    path: str
+    op: str
+    value: Any = None
+
+
+class AutomationRule(_Record):
+    """An automation rule: when ``trigger_event`` arrives and every condition holds, its
+    actions run (``{"type": "update_journey_status" | "send_email" | "emit_event",
+    "params": {...}}``), rules in ascending ``priority``."""
+
+    openapi_schema = "AutomationRule"
+
+    id: str
+    organization_id: str
+    name: str
+    description: str = ""
+    trigger_event: str
+    conditions: list[RuleCondition]
+    actions: list[dict[str, Any]]
+    priority: int
+    is_active: bool
+    origin: str = "custom"
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlaybookResult(_Record):
+    """``rules.import_playbook``: the default rules installed now, and those already there."""
+
+    openapi_schema = "PlaybookResult"
+
+    installed: int
+    already_present: int
+    items: list[AutomationRule]
+
+
+class StaleCheckResult(_Record):
+    """``admin.check_stale_journeys``: stuck enrollments examined and timeouts emitted (or, in
+    a dry run, that would be) per ``"journey.STAGE"``."""
+
+    openapi_schema = "StaleCheckResult"
+
+    processed: int = 0
+    rules_triggered: dict[str, int] = {}
+    emitted: int = 0
+    dry_run: bool = False
+    complete: bool = True
+
+
+class Period(_Record):
+    openapi_schema = "Period"
+
+    start: datetime
+    end: datetime
+
+
+class TimeInStage(_Record):
+    openapi_schema = "TimeInStage"
+
+    stays: int
+    ended: int
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class Conversion(_Record):
+    openapi_schema = "Conversion"
+
+    to_stage: str
+    count: int
+    rate: float
+
+
+class StaleThreshold(_Record):
+    openapi_schema = "StaleThreshold"
+
+    max_hours: float
+    action: str
+    past_threshold_now: int
+
+
+class StageAnalytics(_Record):
+    openapi_schema = "StageAnalytics"
+
+    stage: str
+    kind: Literal["active", "blocked", "completed", "cancelled"]
+    in_definition: bool
+    in_stage_now: int
+    entries: int
+    time_in_stage: TimeInStage
+    conversions: list[Conversion]
+    stale_rules: list[StaleThreshold]
+
+
+class PeriodTotals(_Record):
+    openapi_schema = "PeriodTotals"
+
+    enrolled: int
+    completed: int
+    cancelled: int
+    blocked: int
+
+
+class CurrentTotals(_Record):
+    openapi_schema = "CurrentTotals"
+
+    enrolled: int
+    active: int
+    blocked: int
+    completed: int
+    cancelled: int
+
+
+class ReadCost(_Record):
+    openapi_schema = "ReadCost"
+
+    log_items: int
+    enrollment_items: int
+    queries: int
+
+
+class JourneyAnalytics(_Record):
+    """``analytics.journey``: a journey's funnel over a period (stages in the definition's
+    order), its totals, where patients stand now, and what the request read."""
+
+    openapi_schema = "JourneyAnalytics"
+
+    journey_key: str
+    definition_version: int
+    period: Period
+    generated_at: datetime
+    stages: list[StageAnalytics]
+    totals: PeriodTotals
+    current: CurrentTotals
+    reads: ReadCost

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from .errors import error_from_response
 from .models import JourneyLogEntry, Patient, StageMember
+from .operations import operation
 from .transport import Pager, path_segment, without_none
 
 
@@ -25,11 +26,13 @@ UNSET: Final = _Unset.UNSET
 class PatientsApi(Pager):
     """Live patient journeys: profiles, stage moves and the journey log."""
 
+    @operation("getPatient")
     def get(self, patient_id: str) -> Patient:
         """The patient; NotFoundError until it has a profile or an enrollment."""
         answer = self._http.call("GET", f"/patients/{path_segment(patient_id)}", idempotent=True)
         return Patient.model_validate(answer.json())
 
+    @operation("putPatient")
     def upsert(
         self,
         patient_id: str,
@@ -51,6 +54,7 @@ class PatientsApi(Pager):
         )
         return Patient.model_validate(answer.json())
 
+    @operation("moveStage")
     def move(
         self,
         patient_id: str,
@@ -82,12 +86,32 @@ class PatientsApi(Pager):
             raise error_from_response(answer.response)
         return Patient.model_validate(answer.json())
 
-    def history(self, patient_id: str, key: str, limit: int | None = None) -> list[JourneyLogEntry]:
-        """The patient's journey log in journey ``key``, oldest first, over every page."""
+    @operation("getJourneyHistory")
+    def iter_history(
+        self, patient_id: str, key: str, limit: int | None = None, episode: int | None = None
+    ) -> Iterator[JourneyLogEntry]:
+        """The patient's journey log in journey ``key``, oldest first, page by page as you
+        iterate (``episode``: that episode only)."""
         path = f"/patients/{path_segment(patient_id)}/journeys/{path_segment(key)}/history"
-        return list(self._iterate(path, JourneyLogEntry, {}, limit))
+        return self._iterate(path, JourneyLogEntry, {"episode": episode}, limit)
 
-    def in_stage(self, journey_key: str, stage: str, limit: int | None = None) -> list[StageMember]:
-        """Who stands in ``stage`` of journey ``journey_key`` now, longest first."""
+    @operation("getJourneyHistory")
+    def history(
+        self, patient_id: str, key: str, limit: int | None = None, episode: int | None = None
+    ) -> list[JourneyLogEntry]:
+        """:meth:`iter_history` as a list."""
+        return list(self.iter_history(patient_id, key, limit, episode))
+
+    @operation("listPatientsInStage")
+    def iter_in_stage(
+        self, journey_key: str, stage: str, limit: int | None = None
+    ) -> Iterator[StageMember]:
+        """Who stands in ``stage`` of journey ``journey_key`` now, longest first, page by
+        page as you iterate."""
         params = {"journey_key": journey_key, "stage": stage}
-        return list(self._iterate("/patients", StageMember, params, limit))
+        return self._iterate("/patients", StageMember, params, limit)
+
+    @operation("listPatientsInStage")
+    def in_stage(self, journey_key: str, stage: str, limit: int | None = None) -> list[StageMember]:
+        """:meth:`iter_in_stage` as a list."""
+        return list(self.iter_in_stage(journey_key, stage, limit))

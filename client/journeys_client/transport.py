@@ -177,6 +177,17 @@ class Http:
             return _Answer(response, maybe_done)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def delete(self, path: str, params: Mapping[str, Any] | None = None) -> bool:
+        """DELETE, repeated as safe: ``True`` when it deleted, ``False`` when there was
+        nothing there. After an attempt whose answer was lost, a 404 means that attempt
+        deleted it."""
+        answer = self.call("DELETE", path, idempotent=True, params=params, raise_for_error=False)
+        if answer.response.status_code == 404:
+            return answer.maybe_done_before
+        if not answer.response.is_success:
+            raise error_from_response(answer.response)
+        return True
+
     def _wait(
         self, method: str, path: str, attempt: int, why: str, response: httpx.Response | None
     ) -> None:

@@ -24,6 +24,8 @@ from journeys_client import (
     JourneysClient,
     JourneysError,
     JourneySummary,
+    Migration,
+    MigrationPreview,
     NotFoundError,
     Patient,
     Simulation,
@@ -450,13 +452,20 @@ def test_a_migration_through_the_client_runs_on_the_local_stack(client: Journeys
     started = client.journeys.migrate_journey("mig", stage_map={"B": "C"}, reason="B retired")
 
     # Then the migrations function (behind its SQS queue) moves both, each with its entry
-    assert preview == {"dry_run": True, "patients": 2, "by_stage": {"B": 2}, "unmapped": {}}
+    assert isinstance(preview, MigrationPreview)
+    assert (preview.dry_run, preview.patients, preview.by_stage, preview.unmapped) == (
+        True,
+        2,
+        {"B": 2},
+        {},
+    )
+    assert isinstance(started, Migration)
     deadline = datetime.now() + timedelta(seconds=30)
     status = started
-    while status["status"] == "running" and datetime.now() < deadline:
+    while status.status == "running" and datetime.now() < deadline:
         time.sleep(0.2)  # the stack's SQS poller hands the job to the function
-        status = client.journeys.get_migration("mig", started["id"])
-    assert (status["status"], status["moved"]) == ("completed", 2)
+        status = client.journeys.get_migration("mig", started.id)
+    assert (status.status, status.moved, status.to_version) == ("completed", 2, 2)
     patient = client.patients.get("m-1")
     assert patient.journey_status == {"mig": "C"}
     assert client.patients.history("m-1", "mig")[-1].actor == "migration"
