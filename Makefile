@@ -47,7 +47,7 @@ test: lint browser ## Lint, then run every test tier (unit, integration and cont
 lint: $(STAMP) $(CHECKOV_STAMP) ## ruff (lint + format check), mypy, cfn-lint and checkov
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions local_stack benchmarks client tools
+	$(BIN)/mypy shared functions aws_sim local_stack benchmarks client tools
 	$(BIN)/cfn-lint template.yaml
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --config-file .checkov.yaml
 

@@ -24,7 +24,7 @@ BATCH = 25  # BatchWriteItem takes at most 25 items
 def moto_account() -> Iterator[Counter[str]]:
     """Fake credentials, moto with template.yaml's resources, every function's environment,
     and a counter of the service client's DynamoDB calls."""
-    from local_stack import moto_patches
+    from aws_sim import moto_patches
     from local_stack.embedded_aws import FAKE_AWS_ENVIRONMENT
 
     os.environ.update(

@@ -126,7 +126,7 @@ def put_directly(table_name: str, items: Iterator[dict[str, Any]]) -> int:
     lock every DynamoDB request holds."""
     from moto.dynamodb.models import dynamodb_backends
 
-    from local_stack.moto_patches import DYNAMODB_LOCK
+    from aws_sim.moto_patches import DYNAMODB_LOCK
     from local_stack.template import ACCOUNT_ID, REGION
 
     table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(table_name)

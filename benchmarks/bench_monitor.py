@@ -11,7 +11,7 @@ enrollment sits in a partition the monitor queries: only the key condition on
 Figures per run: enrollment items the monitor's Queries return (DynamoDB bills reads, and
 spends time, per item returned), DynamoDB calls, PutEvents calls, the run's wall time on
 moto, and the part of it spent in the monitor's own code (the wall time minus the time
-inside AWS calls). moto (patched by local_stack/moto_patches.py) reads only the queried
+inside AWS calls). moto (patched by aws_sim/moto_patches.py) reads only the queried
 index partition, but its cost per item returned is high; the monitor's own time and the
 items it reads are what it controls.
 

@@ -94,7 +94,7 @@ def start_moto(port: int, host: str = LOOPBACK) -> Any:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from moto.server import ThreadedMotoServer
 
-    from local_stack import moto_patches
+    from aws_sim import moto_patches
 
     moto_patches.apply()  # serializable, fast transactions, as DynamoDB gives
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

@@ -31,7 +31,7 @@ RESOURCE_PREFIX = "journeys-test"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from local_stack import moto_patches
+    from aws_sim import moto_patches
 
     moto_patches.apply()
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local_stack.moto_patches import released_moto
+from aws_sim.moto_patches import released_moto
 from local_stack.template import create_resources
 from tests.conftest import RESOURCE_PREFIX
 

@@ -105,7 +105,7 @@ def cancelled_in_dynamodb(
 def broken_rollbacks() -> Iterator[None]:
     """moto keeps the writes of a cancelled transaction: a DynamoDB that is not all-or-nothing,
     for proving that a test notices one."""
-    from local_stack import moto_patches
+    from aws_sim import moto_patches
 
     original = moto_patches.TouchedItems.restore
     moto_patches.TouchedItems.restore = lambda self: None  # type: ignore[method-assign]
