@@ -17,12 +17,11 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import jwt
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from local_stack import lambdas
 from local_stack.template import (
@@ -37,10 +36,17 @@ from local_stack.template import (
 )
 from local_stack.tokens import ALGORITHM, jwt_secret
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
+
 API_ID = "localapi01"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 Invoker = Callable[[FunctionInfo, dict[str, Any]], Any]
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    values = [value for key, value in headers if key.lower() == name.lower()]
+    return ",".join(values) if values else None
 
 
 @dataclass
@@ -61,8 +67,7 @@ class HttpRequest:
         return urlsplit(self.target).query
 
     def header(self, name: str) -> str | None:
-        values = [value for key, value in self.headers if key.lower() == name.lower()]
-        return ",".join(values) if values else None
+        return _header(self.headers, name)
 
 
 @dataclass
@@ -75,8 +80,7 @@ class HttpResponse:
         return json.loads(self.body)
 
     def header(self, name: str) -> str | None:
-        values = [value for key, value in self.headers if key.lower() == name.lower()]
-        return ",".join(values) if values else None
+        return _header(self.headers, name)
 
 
 def json_response(
@@ -221,15 +225,6 @@ def _trace_id(now: float) -> str:
     return f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
 
 
-def _clf_time(now: float) -> str:
-    """Common-log-format time in UTC, e.g. 12/Mar/2020:19:03:58 +0000 (locale-independent)."""
-    moment = time.gmtime(now)
-    return (
-        f"{moment.tm_mday:02d}/{_MONTHS[moment.tm_mon - 1]}/{moment.tm_year}:"
-        f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000"
-    )
-
-
 def _join_repeated(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for key, value in pairs:
@@ -298,7 +293,8 @@ def build_event(
         "requestId": request_id or _request_id(),
         "routeKey": route_key,
         "stage": "$default",
-        "time": _clf_time(now),
+        # Common log format; English month names, as Python never sets LC_TIME itself.
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
         "timeEpoch": int(now * 1000),
     }
     event: dict[str, Any] = {
@@ -414,7 +410,6 @@ class Gateway:
 
 # WSGI
 
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 LocalRoutes = Callable[[HttpRequest], HttpResponse | None]
 # Hop-by-hop headers are the server's business (WSGI forbids them from applications).
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
@@ -440,11 +435,8 @@ def request_from_environ(environ: dict[str, Any]) -> HttpRequest:
     )
 
 
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
+class _WsgiResponse(Response):
+    default_mimetype = None  # only the content type the handler or the gateway chose
 
 
 class GatewayApp:
@@ -465,9 +457,6 @@ class GatewayApp:
         except Exception:  # a local-stack bug: answer like the gateway would, and show it
             traceback.print_exc(file=sys.stderr)
             response = _internal_server_error()
-        headers = [
-            (key, value) for key, value in response.headers if key.lower() not in _HOP_BY_HOP
-        ]
-        headers.append(("Content-Length", str(len(response.body))))
-        start_response(_status_line(response.status), headers)
-        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else response.body]
+        headers = [(k, v) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
+        # werkzeug sets Content-Length, and sends no body in answer to HEAD.
+        return _WsgiResponse(response.body, response.status, headers)(environ, start_response)

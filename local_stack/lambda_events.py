@@ -42,22 +42,14 @@ def _json_attribute_value(value: Any) -> Any:
     return value
 
 
-def _epoch_seconds(value: Any) -> Any:
-    """Stream records carry their creation time in whole epoch seconds (a JSON number)."""
-    if isinstance(value, datetime):
-        return float(int(value.timestamp()))
-    return value
-
-
 def dynamodb_stream_record(
     record: Mapping[str, Any], stream_arn: str, region: str
 ) -> dict[str, Any]:
     """One record of a Lambda DynamoDB stream event from one GetRecords record."""
     change = dict(record.get("dynamodb") or {})
-    if "ApproximateCreationDateTime" in change:
-        change["ApproximateCreationDateTime"] = _epoch_seconds(
-            change["ApproximateCreationDateTime"]
-        )
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):  # Lambda sends whole epoch seconds (a JSON number)
+        change["ApproximateCreationDateTime"] = float(int(created.timestamp()))
     for image in ("Keys", "NewImage", "OldImage"):
         if image in change:
             change[image] = _json_attribute_value(change[image])
@@ -70,12 +62,7 @@ def dynamodb_stream_record(
         "awsRegion": region,
         "dynamodb": ordered,
     }
-    identity = record.get("userIdentity")
-    if identity:  # only on deletions by Time to Live
-        lambda_record["userIdentity"] = {
-            "type": identity.get("Type", identity.get("type")),
-            "principalId": identity.get("PrincipalId", identity.get("principalId")),
-        }
+    # No userIdentity: only deletions by Time to Live carry one, and moto expires nothing.
     lambda_record["eventSourceARN"] = stream_arn
     return lambda_record
 
@@ -88,10 +75,8 @@ def _iso_seconds(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _iso_millis(moment: datetime) -> str:
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+def iso_millis(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def stream_failure_record(
@@ -125,7 +110,7 @@ def stream_failure_record(
         },
         "responseContext": response_context,
         "version": "1.0",
-        "timestamp": _iso_millis(now),
+        "timestamp": iso_millis(now),
         "DDBStreamBatchInfo": {
             "shardId": shard_id,
             "startSequenceNumber": sequence_number(records[0]),
@@ -292,7 +277,7 @@ def async_invocation_record(
     once its retries are exhausted."""
     return {
         "version": "1.0",
-        "timestamp": _iso_millis(now or datetime.now(UTC)),
+        "timestamp": iso_millis(now or datetime.now(UTC)),
         "requestContext": {
             "requestId": str(uuid.uuid4()),
             "functionArn": f"{function_arn}:$LATEST",

@@ -8,13 +8,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from local_stack.template import ACCOUNT_ID, REGION, REPO_ROOT, FunctionInfo, find_function
+from local_stack.template import REPO_ROOT, FunctionInfo, find_function
 from local_stack.template import load_template as _load_template
 
 SHARED_DIR = REPO_ROOT / "shared"
@@ -33,30 +31,6 @@ def resolve_function(function_dir_or_logical_id: str) -> FunctionInfo:
     return find_function(_load_template(), function_dir_or_logical_id)
 
 
-def _module_file_and_attribute(info: FunctionInfo) -> tuple[Path, str]:
-    """``app.handler`` -> (<code dir>/app.py, "handler"); dotted modules map to sub-folders."""
-    module, _, attribute = info.handler.rpartition(".")
-    return info.code_path / (module.replace(".", "/") + ".py"), attribute
-
-
-def _unique_module_name(info: FunctionInfo, module_file: Path) -> str:
-    # Every function has an app.py: a per-function name keeps them apart in sys.modules.
-    raw = f"lambda_{info.function_dir}_{module_file.stem}"
-    return re.sub(r"\W", "_", raw)
-
-
-@contextmanager
-def _code_dir_on_path(code_dir: Path) -> Iterator[None]:
-    """Let the handler import sibling modules at import time, as from /var/task in Lambda."""
-    entry = str(code_dir)
-    sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if entry in sys.path:
-            sys.path.remove(entry)
-
-
 _handlers: dict[str, Handler] = {}
 # Lambda gives each execution environment one event at a time, and handlers rely on it
 # (Powertools' resolver keeps the current event on a module-level app; metrics are shared).
@@ -68,22 +42,27 @@ _import_lock = threading.RLock()
 
 def _import_handler(info: FunctionInfo) -> Handler:
     ensure_layer_on_path()
-    module_file, attribute = _module_file_and_attribute(info)
+    dotted, _, attribute = info.handler.rpartition(".")  # app.handler: app.py's handler
+    module_file = info.code_path / (dotted.replace(".", "/") + ".py")
     if not module_file.is_file():
         raise FileNotFoundError(f"handler module {module_file} of {info.logical_id} not found")
-    module_name = _unique_module_name(info, module_file)
+    # Every function has an app.py: a per-function name keeps them apart in sys.modules.
+    module_name = re.sub(r"\W", "_", f"lambda_{info.function_dir}_{module_file.stem}")
     spec = importlib.util.spec_from_file_location(module_name, module_file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {module_file}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    # The handler imports its sibling modules at import time, as from /var/task in Lambda.
+    sys.path.insert(0, str(info.code_path))
     try:
-        with _code_dir_on_path(info.code_path):
-            spec.loader.exec_module(module)
+        spec.loader.exec_module(module)
     except BaseException:
         # A half-imported module must not be served from the cache on the next attempt.
         sys.modules.pop(module_name, None)
         raise
+    finally:
+        sys.path.remove(str(info.code_path))
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise AttributeError(f"{module_file} has no callable {attribute!r}")
@@ -120,10 +99,6 @@ class LambdaContext:
     _deadline: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.invoked_function_arn:
-            self.invoked_function_arn = (
-                f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
-            )
         self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
         self.log_stream_name = self.log_stream_name or (
             time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
@@ -138,6 +113,7 @@ def make_context(info: FunctionInfo) -> LambdaContext:
     """A fresh context (new request id, full timeout) for one invocation of ``info``."""
     return LambdaContext(
         function_name=info.function_name,
+        invoked_function_arn=info.arn,
         memory_limit_in_mb=str(info.memory_size),
         timeout_seconds=float(info.timeout),
     )
@@ -153,19 +129,14 @@ def invoke(function: str | FunctionInfo, event: Any) -> Any:
     info = function if isinstance(function, FunctionInfo) else resolve_function(function)
     handler = load_handler(info)
     with _invocation_lock:
-        return _timed_call(info, handler, event)
-
-
-def _timed_call(info: FunctionInfo, handler: Handler, event: Any) -> Any:
-    context = make_context(info)
-    started = time.monotonic()
-    try:
-        return handler(event, context)
-    finally:
-        elapsed = time.monotonic() - started
-        if elapsed > info.timeout:
-            print(
-                f"WARNING: {info.logical_id} ran {elapsed:.1f}s, past its {info.timeout}s "
-                "timeout: Lambda would have stopped it",
-                file=sys.stderr,
-            )
+        started = time.monotonic()
+        try:
+            return handler(event, make_context(info))
+        finally:
+            elapsed = time.monotonic() - started
+            if elapsed > info.timeout:
+                print(
+                    f"WARNING: {info.logical_id} ran {elapsed:.1f}s, past its {info.timeout}s "
+                    "timeout: Lambda would have stopped it",
+                    file=sys.stderr,
+                )

@@ -52,6 +52,7 @@ from local_stack.lambda_events import (
     batch_item_failures,
     dynamodb_stream_record,
     eventbridge_event,
+    iso_millis,
     records_event,
     scheduled_event,
     sequence_number,
@@ -72,10 +73,6 @@ IDLE_POLL_MAX_SECONDS = 1.0
 # A long poll returns as soon as a message arrives; one second bounds how long stop() waits.
 QUEUE_WAIT_SECONDS = 1
 ERROR_BACKOFF_MAX_SECONDS = 10.0
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -100,13 +97,13 @@ class SourceStatus:
         with self._lock:
             self.deliveries += 1
             self.records += records
-            self.last_delivery_at = _now_iso()
+            self.last_delivery_at = iso_millis(datetime.now(UTC))
 
     def failed(self, error: str) -> None:
         with self._lock:
             self.failures += 1
             self.last_error = error
-            self.last_error_at = _now_iso()
+            self.last_error_at = iso_millis(datetime.now(UTC))
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -136,10 +133,6 @@ def _aws_client(service: str, endpoint: str) -> Any:
         aws_secret_access_key="testing",
         config=config,
     )
-
-
-def _function_arn(info: FunctionInfo) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{info.function_name}"
 
 
 class UnknownSchedule(KeyError):
@@ -300,9 +293,8 @@ class EventSources:
             f"{source.id} -> {source.function.logical_id}: gave up after {attempts} attempt(s)"
         )
         if config.on_failure:
-            function_arn = _function_arn(source.function)
             record = async_invocation_record(
-                event, function_arn=function_arn, invoke_count=attempts, error=error
+                event, function_arn=source.function.arn, invoke_count=attempts, error=error
             )
             self.send_to_queue(source, config.on_failure, record)
 
@@ -384,13 +376,13 @@ class _StreamPoller(_Worker):
     def __init__(self, sources: EventSources, source: StreamSource):
         super().__init__(sources, source)
         self.streams = _aws_client("dynamodbstreams", sources.endpoint)
-        self.iterators: dict[str, str | None] | None = None
+        self.iterators: dict[str, str] | None = None
         self.checkpoints: dict[str, str] = {}  # shard -> last sequence number handled
 
-    def _open(self) -> dict[str, str | None]:
+    def _open(self) -> dict[str, str]:
         """An iterator per shard: after its checkpoint, else at the starting position."""
         description = self.streams.describe_stream(StreamArn=self.source.stream_arn)
-        iterators: dict[str, str | None] = {}
+        iterators: dict[str, str] = {}
         for shard in description["StreamDescription"].get("Shards") or []:
             shard_id = shard["ShardId"]
             position: dict[str, Any] = {"ShardIteratorType": self.source.starting_position}
@@ -409,8 +401,8 @@ class _StreamPoller(_Worker):
             self.iterators = self._open()
         busy = False
         for shard_id, iterator in list(self.iterators.items()):
-            if iterator is None or self.sources.stopping:
-                continue
+            if self.sources.stopping:
+                break
             try:
                 response = self.streams.get_records(
                     ShardIterator=iterator, Limit=self.source.batch_size
@@ -418,7 +410,9 @@ class _StreamPoller(_Worker):
             except Exception:
                 self.iterators = None  # expired or lost: reopen after the checkpoints
                 raise
-            self.iterators[shard_id] = response.get("NextShardIterator")
+            # moto's shards never close (no split, no table deletion here): a next iterator
+            # always comes back.
+            self.iterators[shard_id] = response["NextShardIterator"]
             records = [
                 dynamodb_stream_record(record, self.source.stream_arn, REGION)
                 for record in response.get("Records") or []
@@ -427,8 +421,6 @@ class _StreamPoller(_Worker):
                 busy = True
                 self.deliver(shard_id, records)
                 self.checkpoints[shard_id] = sequence_number(records[-1])
-        if self.iterators is not None and all(value is None for value in self.iterators.values()):
-            self.iterators = None  # every shard closed: look for their children
         return busy
 
     def deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
@@ -489,7 +481,7 @@ class _StreamPoller(_Worker):
         if source.on_failure:
             record = stream_failure_record(
                 records,
-                function_arn=_function_arn(source.function),
+                function_arn=source.function.arn,
                 shard_id=shard_id,
                 stream_arn=source.stream_arn,
                 invoke_count=attempts,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import graphlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -182,29 +181,6 @@ def as_string(value: Any) -> str:
     return str(value)
 
 
-def _referenced_ids(value: Any) -> set[str]:
-    """Logical ids that ``value`` refers to through Ref, GetAtt or Sub."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= _referenced_ids(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key == "Ref" and isinstance(item, str):
-                found.add(item)
-            elif key == "Fn::GetAtt" and isinstance(item, list) and item:
-                found.add(str(item[0]))
-            elif key == "Fn::Sub":
-                text = item[0] if isinstance(item, list) else item
-                found |= {
-                    expression.split(".", 1)[0]
-                    for expression in _SUB_VARIABLE.findall(str(text))
-                    if not expression.startswith("!")
-                }
-            found |= _referenced_ids(item)
-    return found
-
-
 # DynamoDB table definitions
 
 _TABLE_PASSTHROUGH = ("AttributeDefinitions", "KeySchema", "BillingMode")
@@ -339,18 +315,21 @@ RESOURCE_KINDS: dict[str, ResourceCreator] = {
     "AWS::Events::EventBus": _create_event_bus,
     "AWS::Events::Rule": _create_events_rule,
 }
-"""Resource types the local stack creates in moto, with the function creating one from its
-resolved properties."""
+"""Resource types the local stack creates in moto, in the order it creates them, with the
+function creating one from its resolved properties."""
 
 
 def _creation_order(template: Mapping[str, Any]) -> list[str]:
-    """Managed resources ordered so that referenced ones (e.g. a dead-letter queue) come first."""
+    """Managed resources in RESOURCE_KINDS' order, so that what a resource refers to exists
+    first: tables, dead-letter queues before the queues redriving to them, buses, rules."""
     managed = resources_of_type(template, *RESOURCE_KINDS)
-    graph = {
-        logical_id: _referenced_ids(_properties(resource)) & managed.keys()
-        for logical_id, resource in managed.items()
-    }
-    return list(graphlib.TopologicalSorter(graph).static_order())
+    kinds = list(RESOURCE_KINDS)
+
+    def rank(logical_id: str) -> tuple[int, bool]:
+        properties = _properties(managed[logical_id])
+        return kinds.index(managed[logical_id]["Type"]), "RedrivePolicy" in properties
+
+    return sorted(managed, key=rank)
 
 
 def create_resources(
@@ -393,6 +372,10 @@ class FunctionInfo:
     @property
     def code_path(self) -> Path:
         return REPO_ROOT / self.code_uri
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
 
 
 def _global_function_properties(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -90,16 +90,6 @@ def test_a_stream_record_has_lambdas_shape() -> None:
     json.dumps(record)  # JSON all the way down
 
 
-def test_a_ttl_deletion_keeps_its_user_identity() -> None:
-    raw = _get_records_record()
-    raw["eventName"] = "REMOVE"
-    raw["userIdentity"] = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
-
-    record = dynamodb_stream_record(raw, STREAM_ARN, "us-east-1")
-
-    assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-
-
 def test_the_stream_on_failure_record_locates_the_batch() -> None:
     records = [
         dynamodb_stream_record(_get_records_record(SequenceNumber=str(n)), STREAM_ARN, "us-east-1")
