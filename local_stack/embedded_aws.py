@@ -56,6 +56,22 @@ def use_fake_aws(endpoint: str, environ: MutableMapping[str, str] = os.environ) 
         environ[variable] = ",".join([*hosts, LOOPBACK, "localhost"])
 
 
+def aws_client(service: str, endpoint: str, config: Any = None) -> Any:
+    """A boto3 client of the embedded AWS at ``endpoint``, with the fake credentials whatever
+    this process's environment holds (an explicit endpoint also spares dynamodbstreams
+    botocore's account-based one)."""
+    import boto3
+
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+        config=config,
+    )
+
+
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

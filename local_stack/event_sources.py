@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from local_stack.template import (
     ACCOUNT_ID,
@@ -45,9 +45,14 @@ class AsyncInvokeConfig:
 
 
 @dataclass(frozen=True)
-class StreamSource:
-    id: str
+class _Source:
+    id: str  # Function.Event
     function: FunctionInfo
+    kind: ClassVar[str]  # the SAM event type
+
+
+@dataclass(frozen=True)
+class StreamSource(_Source):
     stream_arn: str
     batch_size: int = DEFAULT_STREAM_BATCH_SIZE
     starting_position: str = "LATEST"
@@ -55,7 +60,7 @@ class StreamSource:
     bisect_on_error: bool = False
     report_batch_item_failures: bool = False
     on_failure: str | None = None
-    kind: str = "DynamoDB"
+    kind: ClassVar[str] = "DynamoDB"
 
     @property
     def source(self) -> str:
@@ -63,13 +68,11 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
-class QueueSource:
-    id: str
-    function: FunctionInfo
+class QueueSource(_Source):
     queue_arn: str
     batch_size: int = DEFAULT_QUEUE_BATCH_SIZE
     report_batch_item_failures: bool = False
-    kind: str = "SQS"
+    kind: ClassVar[str] = "SQS"
 
     @property
     def source(self) -> str:
@@ -77,16 +80,14 @@ class QueueSource:
 
 
 @dataclass(frozen=True)
-class RuleTarget:
+class RuleTarget(_Source):
     """A function as the target of an event-pattern rule, reached through a local queue."""
 
-    id: str
-    function: FunctionInfo
     rule_name: str
     bus_name: str
     target_id: str
     pattern: str  # JSON text
-    kind: str = "EventBridgeRule"
+    kind: ClassVar[str] = "EventBridgeRule"
 
     @property
     def source(self) -> str:
@@ -96,15 +97,13 @@ class RuleTarget:
 
 
 @dataclass(frozen=True)
-class ScheduleSource:
+class ScheduleSource(_Source):
     """An EventBridge Scheduler schedule (SAM ``ScheduleV2``) invoking its function."""
 
-    id: str
-    function: FunctionInfo
     rate: timedelta
     arn: str
     input: str  # JSON, with Scheduler's context attributes (<aws.scheduler.scheduled-time>)
-    kind: str = "ScheduleV2"
+    kind: ClassVar[str] = "ScheduleV2"
 
     @property
     def source(self) -> str:

@@ -199,33 +199,6 @@ def batch_item_failures(result: Any, identifiers: Iterable[str]) -> list[str]:
     return [identifier for identifier in batch if identifier in named]
 
 
-# EventBridge
-
-EVENT_KEYS = (
-    "version",
-    "id",
-    "detail-type",
-    "source",
-    "account",
-    "time",
-    "region",
-    "resources",
-    "detail",
-)
-
-
-def eventbridge_event(delivered: Mapping[str, Any], account: str, region: str) -> dict[str, Any]:
-    """The event as a rule hands it to a Lambda target, from the event as the bus delivered
-    it to the rule's queue: AWS's keys in AWS's order, nothing else."""
-    event = {key: delivered[key] for key in EVENT_KEYS if key in delivered}
-    event.setdefault("version", "0")
-    event.setdefault("account", account)
-    event.setdefault("region", region)
-    event.setdefault("resources", [])
-    event.setdefault("detail", {})
-    return {key: event[key] for key in EVENT_KEYS if key in event}
-
-
 # Scheduled events
 
 SCHEDULER_ATTRIBUTES = (

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local_stack import lambdas
+from local_stack.embedded_aws import aws_client
 from local_stack.event_sources import (
     DEFAULT_ASYNC_RETRIES,
     AsyncInvokeConfig,
@@ -51,7 +52,6 @@ from local_stack.lambda_events import (
     async_invocation_record,
     batch_item_failures,
     dynamodb_stream_record,
-    eventbridge_event,
     iso_millis,
     records_event,
     scheduled_event,
@@ -59,7 +59,7 @@ from local_stack.lambda_events import (
     sqs_record,
     stream_failure_record,
 )
-from local_stack.template import ACCOUNT_ID, DEFAULT_PREFIX, REGION, FunctionInfo
+from local_stack.template import DEFAULT_PREFIX, REGION, FunctionInfo
 
 Invoker = Callable[[FunctionInfo, Any], Any]
 
@@ -116,7 +116,6 @@ def schedules_enabled(environ: Mapping[str, str]) -> bool:
 
 
 def _aws_client(service: str, endpoint: str) -> Any:
-    import boto3
     from botocore.config import Config
 
     # Few retries and short timeouts: a poller reports a failure and tries again itself.
@@ -125,14 +124,7 @@ def _aws_client(service: str, endpoint: str) -> Any:
         connect_timeout=2,
         read_timeout=QUEUE_WAIT_SECONDS + 10,
     )
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,  # also spares dynamodbstreams botocore's account-based endpoint
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=config,
-    )
+    return aws_client(service, endpoint, config)
 
 
 class UnknownSchedule(KeyError):
@@ -555,8 +547,9 @@ class _RulePoller(_QueuePoller):
         for message in messages:
             if self.sources.stopping:
                 return
-            delivered = json.loads(message["Body"])  # the bus delivers events as JSON
-            self.sources.invoke_async(self.source, eventbridge_event(delivered, ACCOUNT_ID, REGION))
+            # The bus delivers the event as EventBridge hands it to a Lambda target (moto as
+            # aws_sim patches it: AWS's keys in AWS's order).
+            self.sources.invoke_async(self.source, json.loads(message["Body"]))
             self.delete([message])
 
 

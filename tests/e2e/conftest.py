@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from journeys_client import JourneysClient
 
-from local_stack.embedded_aws import free_port
+from local_stack.embedded_aws import aws_client, endpoint_url, free_port
+from local_stack.template import DEFAULT_PREFIX, load_template, resources_of_type
 from local_stack.tokens import make_token
+from tests.support.bus import drain, queue_behind_rule
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 60
@@ -75,6 +77,10 @@ class LocalStack:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def aws(self, service: str) -> Any:
+        """A client of this stack's embedded AWS."""
+        return aws_client(service, endpoint_url(self.aws_port))
 
     def run_module(self, *arguments: str) -> subprocess.CompletedProcess[str]:
         """``python -m <arguments>`` from the repository, with this stack's PORT/AWS_PORT."""
@@ -162,6 +168,54 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 process.wait()
                 pytest.fail(f"the local stack ignored SIGTERM for {SHUTDOWN_TIMEOUT_SECONDS}s")
     assert returncode == 0, f"the local stack exited with {returncode}:\n{stack.log()}"
+
+
+def eventually(probe: Callable[[], Any], what: str, seconds: float = 20, pause: float = 0.2) -> Any:
+    """The first truthy answer of ``probe``, asked every ``pause`` seconds; the test fails
+    when none comes within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(pause)
+    pytest.fail(f"not within {seconds}s: {what}")
+
+
+def bus_name() -> str:
+    """The service's bus, as the local stack names template resources."""
+    buses = resources_of_type(load_template(), "AWS::Events::EventBus")
+    assert len(buses) == 1, f"expected one bus in the template, found {sorted(buses)}"
+    return f"{DEFAULT_PREFIX}-{next(iter(buses))}"
+
+
+Listen = Callable[[dict[str, Any]], Callable[[], list[dict[str, Any]]]]
+
+
+@pytest.fixture
+def bus_listener(local_stack: LocalStack) -> Iterator[Listen]:
+    """Our own rule -> SQS queue on the service's bus; yields a function that, given an event
+    pattern, returns a reader of every event the rule has delivered so far."""
+    created: list[tuple[str, str]] = []
+
+    def listen(pattern: dict[str, Any]) -> Callable[[], list[dict[str, Any]]]:
+        name = f"e2e-listener-{uuid.uuid4().hex[:12]}"
+        url = queue_behind_rule(name, pattern, bus=bus_name(), client=local_stack.aws)
+        created.append((name, url))
+        received: list[dict[str, Any]] = []
+
+        def read() -> list[dict[str, Any]]:
+            received.extend(drain(url, local_stack.aws))
+            return list(received)
+
+        return read
+
+    yield listen
+    events, sqs = local_stack.aws("events"), local_stack.aws("sqs")
+    for name, url in created:
+        events.remove_targets(Rule=name, EventBusName=bus_name(), Ids=[name])
+        events.delete_rule(Name=name, EventBusName=bus_name())
+        sqs.delete_queue(QueueUrl=url)
 
 
 # -- clients of the Python client (client/), one organization per test ----------------------

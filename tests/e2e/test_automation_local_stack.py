@@ -6,14 +6,12 @@ that shows on the patient, in its history and as JOURNEY_STAGE_CHANGED on the bu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local_stack.tokens import make_token
-from tests.e2e.conftest import LocalStack
-from tests.e2e.test_local_events import _eventually, bus_listener  # noqa: F401 - a fixture
+from tests.e2e.conftest import Listen, LocalStack, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +51,7 @@ def _engine_deliveries(local_stack: LocalStack) -> int:
 
 
 def test_a_submitted_event_moves_the_patient_through_the_whole_pipeline(
-    local_stack: LocalStack,
-    org: str,
-    bus_listener: Callable[[dict[str, Any]], Any],  # noqa: F811 - the fixture imported above
+    local_stack: LocalStack, org: str, bus_listener: Listen
 ) -> None:
     patient = f"p-{uuid.uuid4().hex[:8]}"
     staff = make_token(org=org, roles=("staff",), sub="nurse-e2e")
@@ -80,7 +76,7 @@ def test_a_submitted_event_moves_the_patient_through_the_whole_pipeline(
 
     assert accepted.status == 202, accepted.body
     event_id = accepted.json()["event_id"]
-    _eventually(
+    eventually(
         lambda: _stage(local_stack, org, patient) == "SCREENING_COMPLETED",
         "the automation engine moving the patient",
     )
@@ -91,7 +87,7 @@ def test_a_submitted_event_moves_the_patient_through_the_whole_pipeline(
         ("SCREENING_PENDING", "nurse-e2e", None),
         ("SCREENING_COMPLETED", "automation", event_id),
     ]
-    announced = _eventually(lambda: len(changes()) >= 2 and changes(), "JOURNEY_STAGE_CHANGED")
+    announced = eventually(lambda: len(changes()) >= 2 and changes(), "JOURNEY_STAGE_CHANGED")
     assert {e["detail"]["trigger_event_id"] for e in announced} == {None, event_id}
 
 
@@ -119,7 +115,7 @@ def test_a_blocked_patient_is_not_unblocked_by_later_events(
         json={"key": KEY, "status": "SCREENING_PENDING"},
     )
     submit("RISK_ANALYSIS_COMPLETED", risk_level="critical")
-    _eventually(
+    eventually(
         lambda: _stage(local_stack, org, patient) == "BLOCKED_HIGH_RISK", "the patient blocked"
     )
 
@@ -128,7 +124,7 @@ def test_a_blocked_patient_is_not_unblocked_by_later_events(
     submit("FORM_SUBMISSION_COMPLETED")
     submit("BOOKING_CANCELLED")
 
-    _eventually(
+    eventually(
         lambda: _engine_deliveries(local_stack) >= delivered_before + 2,
         "the automation function receiving both events",
     )

@@ -5,40 +5,19 @@ bus reaches the automation engine through its queue; schedules fire by hand."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from local_stack.template import DEFAULT_PREFIX, functions, load_template, resources_of_type
+from local_stack.template import functions, load_template
 from local_stack.tokens import make_token
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import Listen, LocalStack, bus_name, eventually
 
 pytestmark = pytest.mark.e2e
 
-DEADLINE_SECONDS = 20
 DEMO_ORG = "demo"  # the organization the stack imports the built-in journeys for
 JOURNEY = "retreat_ibiza_2025"
-
-
-def _aws(local_stack: LocalStack, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{local_stack.aws_port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def _bus_name() -> str:
-    """The service's bus, as the local stack names template resources."""
-    buses = resources_of_type(load_template(), "AWS::Events::EventBus")
-    assert len(buses) == 1, f"expected one bus in the template, found {sorted(buses)}"
-    return f"{DEFAULT_PREFIX}-{next(iter(buses))}"
 
 
 def _function_with_event(event_type: str, folder: str) -> str:
@@ -52,53 +31,8 @@ def _function_with_event(event_type: str, folder: str) -> str:
     pytest.fail(f"template.yaml gives functions/{folder} no {event_type} event")
 
 
-def _eventually(probe: Callable[[], Any], what: str, seconds: float = DEADLINE_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"not within {seconds}s: {what}")
-
-
 def _at_least(count: int, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     return items if len(items) >= count else None
-
-
-@pytest.fixture
-def bus_listener(local_stack: LocalStack) -> Iterator[Callable[[dict[str, Any]], Any]]:
-    """Our own rule -> SQS queue on the service's bus; yields a function that, given an event
-    pattern, returns a reader of the events the rule delivers."""
-    events, sqs = _aws(local_stack, "events"), _aws(local_stack, "sqs")
-    bus = _bus_name()
-    created: list[tuple[str, str]] = []
-
-    def listen(pattern: dict[str, Any]) -> Callable[[], list[dict[str, Any]]]:
-        name = f"e2e-listener-{uuid.uuid4().hex[:12]}"
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
-        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-        created.append((name, url))
-        received: list[dict[str, Any]] = []
-
-        def read() -> list[dict[str, Any]]:
-            reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            for message in reply.get("Messages") or []:
-                received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            return list(received)
-
-        return read
-
-    yield listen
-    for name, url in created:
-        events.remove_targets(Rule=name, EventBusName=bus, Ids=["queue"])
-        events.delete_rule(Name=name, EventBusName=bus)
-        sqs.delete_queue(QueueUrl=url)
 
 
 def _status(local_stack: LocalStack) -> dict[str, Any]:
@@ -120,7 +54,7 @@ def test_status_lists_every_event_source_of_the_template(local_stack: LocalStack
 
 
 def test_a_stage_move_is_announced_on_the_bus(
-    local_stack: LocalStack, bus_listener: Callable[[dict[str, Any]], Any]
+    local_stack: LocalStack, bus_listener: Listen
 ) -> None:
     patient = f"e2e-events-{uuid.uuid4().hex[:10]}"
     read = bus_listener(
@@ -149,7 +83,7 @@ def test_a_stage_move_is_announced_on_the_bus(
     )
     assert moved.status == 200, moved.body
 
-    announced = _eventually(lambda: _at_least(2, read()), "two JOURNEY_STAGE_CHANGED")
+    announced = eventually(lambda: _at_least(2, read()), "two JOURNEY_STAGE_CHANGED")
     by_stage = {event["detail"]["to_stage"]: event for event in announced}
     assert set(by_stage) == {"SCREENING_PENDING", "SCREENING_COMPLETED"}
     move = by_stage["SCREENING_COMPLETED"]
@@ -178,12 +112,12 @@ def test_a_domain_event_on_the_bus_reaches_the_automation_engine(local_stack: Lo
     before = _status(local_stack)[source_id]["records"]
     event_id = f"e2e-pay-{uuid.uuid4().hex[:10]}"
 
-    put = _aws(
-        local_stack, "events"
+    put = local_stack.aws(
+        "events"
     ).put_events(
         Entries=[
             {
-                "EventBusName": _bus_name(),
+                "EventBusName": bus_name(),
                 "Source": "integration.payments",  # the rule admits integrations only
                 "DetailType": "PAYMENT_SUCCEEDED",
                 "Detail": json.dumps(
@@ -199,7 +133,7 @@ def test_a_domain_event_on_the_bus_reaches_the_automation_engine(local_stack: Lo
     )
     assert put["FailedEntryCount"] == 0
 
-    delivered = _eventually(
+    delivered = eventually(
         lambda: (status := _status(local_stack)[source_id])["records"] > before and status,
         f"{source_id} receiving the PAYMENT_SUCCEEDED event",
     )
@@ -252,7 +186,7 @@ def test_a_timeout_reaches_the_notifier_through_its_rule_and_emails_the_patient(
     staff = make_token(org=org, roles=("staff",))
     created = local_stack.request("PUT", f"/api/v1/patients/{patient}", staff, json=profile)
     assert created.status == 201, created.body
-    ses = _aws(local_stack, "ses")
+    ses = local_stack.aws("ses")
     sent_before = ses.get_send_quota()["SentLast24Hours"]
     before = _status(local_stack)[source_id]
     detail = {
@@ -266,10 +200,10 @@ def test_a_timeout_reaches_the_notifier_through_its_rule_and_emails_the_patient(
         "event_id": f"timeout-{uuid.uuid4().hex}",
     }
 
-    _aws(local_stack, "events").put_events(
+    local_stack.aws("events").put_events(
         Entries=[
             {
-                "EventBusName": _bus_name(),
+                "EventBusName": bus_name(),
                 "Source": "journeys.service",
                 "DetailType": "JOURNEY_STAGE_TIMEOUT",
                 "Detail": json.dumps(detail),
@@ -282,7 +216,7 @@ def test_a_timeout_reaches_the_notifier_through_its_rule_and_emails_the_patient(
         touched = status["deliveries"] + status["failures"]
         return status if touched > before["deliveries"] + before["failures"] else None
 
-    after = _eventually(invoked, f"{source_id} invoking {notifier}")
+    after = eventually(invoked, f"{source_id} invoking {notifier}")
     assert after["failures"] == before["failures"], after["last_error"]
     assert after["deliveries"] == before["deliveries"] + 1
     assert ses.get_send_quota()["SentLast24Hours"] == sent_before + 1

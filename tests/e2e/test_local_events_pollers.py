@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack import pollers
-from local_stack.embedded_aws import endpoint_url, start_moto
+from local_stack.embedded_aws import aws_client, endpoint_url, start_moto
 from local_stack.event_sources import (
     AsyncInvokeConfig,
     EventSourcePlan,
@@ -26,6 +25,7 @@ from local_stack.event_sources import (
 )
 from local_stack.pollers import EventSources
 from local_stack.template import FunctionInfo
+from tests.e2e.conftest import eventually
 
 DEADLINE_SECONDS = 15
 
@@ -42,16 +42,6 @@ def endpoint() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _quick_async_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pollers, "ASYNC_RETRY_DELAYS_SECONDS", (0.05, 0.05))
-
-
-def _client(endpoint: str, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def _function(name: str = "Fn") -> FunctionInfo:
@@ -71,17 +61,11 @@ class Recorder:
 
 
 def _eventually(probe: Callable[[], Any], what: str, seconds: float = DEADLINE_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"not within {seconds}s: {what}")
+    return eventually(probe, what, seconds, pause=0.05)
 
 
 def _queue(endpoint: str, attributes: dict[str, str] | None = None) -> tuple[str, str]:
-    sqs = _client(endpoint, "sqs")
+    sqs = aws_client("sqs", endpoint)
     url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}", Attributes=attributes or {})[
         "QueueUrl"
     ]
@@ -92,7 +76,7 @@ def _queue(endpoint: str, attributes: dict[str, str] | None = None) -> tuple[str
 
 
 def _messages(endpoint: str, url: str, expected: int) -> list[dict[str, Any]]:
-    sqs = _client(endpoint, "sqs")
+    sqs = aws_client("sqs", endpoint)
     found: list[dict[str, Any]] = []
 
     def probe() -> list[dict[str, Any]] | None:
@@ -117,8 +101,20 @@ def running() -> Iterator[Callable[[EventSources], EventSources]]:
         sources.stop(5)
 
 
+def _stream_source(stream_arn: str, **options: Any) -> StreamSource:
+    """The stream of a table made by ``_table_with_stream``, read from its start."""
+    return StreamSource(
+        id="Fn.Stream",
+        function=_function(),
+        stream_arn=stream_arn,
+        batch_size=10,
+        starting_position="TRIM_HORIZON",
+        **options,
+    )
+
+
 def _table_with_stream(endpoint: str) -> tuple[Any, str, str]:
-    dynamodb = _client(endpoint, "dynamodb")
+    dynamodb = aws_client("dynamodb", endpoint)
     name = f"t-{uuid.uuid4().hex[:10]}"
     table = dynamodb.create_table(
         TableName=name,
@@ -147,15 +143,8 @@ def test_a_stream_batch_retries_from_its_first_failure_then_goes_to_on_failure(
         return {"batchItemFailures": failed}
 
     recorder = Recorder(fail_b)
-    source = StreamSource(
-        id="Fn.Stream",
-        function=_function(),
-        stream_arn=stream_arn,
-        batch_size=10,
-        starting_position="TRIM_HORIZON",
-        maximum_retry_attempts=2,
-        report_batch_item_failures=True,
-        on_failure=dead_arn,
+    source = _stream_source(
+        stream_arn, maximum_retry_attempts=2, report_batch_item_failures=True, on_failure=dead_arn
     )
     sources = running(EventSources(EventSourcePlan(streams=[source]), endpoint, invoke=recorder))
 
@@ -205,15 +194,7 @@ def test_a_stream_function_error_bisects_the_batch(
         return None
 
     recorder = Recorder(raise_on_c)
-    source = StreamSource(
-        id="Fn.Stream",
-        function=_function(),
-        stream_arn=stream_arn,
-        batch_size=10,
-        starting_position="TRIM_HORIZON",
-        maximum_retry_attempts=0,
-        bisect_on_error=True,
-    )
+    source = _stream_source(stream_arn, maximum_retry_attempts=0, bisect_on_error=True)
     running(EventSources(EventSourcePlan(streams=[source]), endpoint, invoke=recorder))
 
     _eventually(lambda: len(recorder.events) >= 5, "the batch bisected down to the poison record")
@@ -232,7 +213,7 @@ def test_sqs_deletes_what_succeeded_and_redrives_what_keeps_failing(
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2}),
         },
     )
-    sqs = _client(endpoint, "sqs")
+    sqs = aws_client("sqs", endpoint)
     sqs.send_message(
         QueueUrl=url,
         MessageBody="good",
@@ -285,7 +266,7 @@ def test_sqs_deletes_what_succeeded_and_redrives_what_keeps_failing(
 def test_a_rule_invokes_its_function_with_the_eventbridge_event(
     endpoint: str, running: Callable[[EventSources], EventSources]
 ) -> None:
-    events = _client(endpoint, "events")
+    events = aws_client("events", endpoint)
     bus = f"bus-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=bus)
     failures_url, failures_arn = _queue(endpoint)
@@ -429,7 +410,7 @@ def test_stop_is_prompt(endpoint: str) -> None:
         invoke=recorder,
     )
     sources.start()
-    _client(endpoint, "sqs").send_message(QueueUrl=url, MessageBody="{}")
+    aws_client("sqs", endpoint).send_message(QueueUrl=url, MessageBody="{}")
     # Once it has delivered a message, the poller is back in a long poll: stop must cut it.
     _eventually(lambda: recorder.events, "the poller delivering a message")
 

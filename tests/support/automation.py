@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import RESOURCE_PREFIX, LambdaContext, invoke
+from tests.support.bus import queue_behind_rule
 from tests.support.events import api_event
 
 SQS_RECORD_ATTRIBUTES = (
@@ -237,23 +238,7 @@ def sent_emails() -> list[SentEmail]:
 
 def catch_on_bus(bus: str, detail_types: list[str], name: str = "caught") -> str:
     """A queue behind a rule catching these detail types on the bus (a test's listener)."""
-    import boto3
-
-    sqs = boto3.client("sqs")
-    events = boto3.client("events")
-    queue_url = sqs.create_queue(QueueName=f"{name}-listener")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    events.put_rule(
-        Name=f"{name}-listener",
-        EventBusName=bus,
-        EventPattern=json.dumps({"detail-type": detail_types}),
-    )
-    events.put_targets(
-        Rule=f"{name}-listener", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}]
-    )
-    return str(queue_url)
+    return queue_behind_rule(f"{name}-listener", {"detail-type": detail_types}, bus=bus)
 
 
 def publish_stage_changes() -> dict[str, Any]:

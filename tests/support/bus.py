@@ -1,19 +1,31 @@
-"""Watching the service's EventBridge bus in moto: a rule with an event pattern whose target
-is an SQS queue, and the events that reached the queue."""
+"""Watching the service's EventBridge bus: a rule with an event pattern whose target is an
+SQS queue, and the events that reached the queue. In-process moto by default; ``client``
+points them at another AWS (the local stack's embedded one)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
+Client = Callable[[str], Any]
 
-def queue_behind_rule(name: str, pattern: dict[str, Any]) -> str:
-    """The URL of a new queue receiving what ``pattern`` matches on the service's bus."""
+
+def _default_client(service: str) -> Any:
     import boto3
 
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    bus = os.environ["EVENT_BUS_NAME"]
+    return boto3.client(service)
+
+
+def queue_behind_rule(
+    name: str, pattern: dict[str, Any], *, bus: str | None = None, client: Client | None = None
+) -> str:
+    """The URL of a new queue receiving what ``pattern`` matches on the bus (by default the
+    service's, EVENT_BUS_NAME); the rule, the queue and the target are all called ``name``."""
+    client = client or _default_client
+    sqs, events = client("sqs"), client("events")
+    bus = bus or os.environ["EVENT_BUS_NAME"]
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -23,11 +35,9 @@ def queue_behind_rule(name: str, pattern: dict[str, Any]) -> str:
     return str(queue_url)
 
 
-def drain(queue_url: str) -> list[dict[str, Any]]:
+def drain(queue_url: str, client: Client | None = None) -> list[dict[str, Any]]:
     """Every event waiting in the queue (removed from it), oldest first."""
-    import boto3
-
-    sqs = boto3.client("sqs")
+    sqs = (client or _default_client)("sqs")
     found: list[dict[str, Any]] = []
     while True:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(

@@ -24,7 +24,6 @@ from local_stack.lambda_events import (
     async_invocation_record,
     batch_item_failures,
     dynamodb_stream_record,
-    eventbridge_event,
     scheduled_event,
     sqs_record,
     stream_failure_record,
@@ -211,35 +210,6 @@ def test_invalid_batch_responses_fail_the_whole_batch(response: Any) -> None:
 # ---------------------------------------------------------------------------
 # EventBridge
 # ---------------------------------------------------------------------------
-
-
-def test_the_eventbridge_event_has_awss_keys_in_awss_order() -> None:
-    delivered = {
-        "id": "e1",
-        "time": "2026-11-21T10:00:00Z",
-        "version": "0",
-        "detail-type": "X",
-        "source": "s",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {"a": 1},
-        "ingestion-time": 123,
-    }
-
-    event = eventbridge_event(delivered, "123456789012", "us-east-1")
-
-    assert event == {
-        "version": "0",
-        "id": "e1",
-        "detail-type": "X",
-        "source": "s",
-        "account": "123456789012",
-        "time": "2026-11-21T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {"a": 1},
-    }
-    assert list(event)[:5] == ["version", "id", "detail-type", "source", "account"]
 
 
 # ---------------------------------------------------------------------------
