@@ -14,6 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from local_stack.template import (
@@ -37,6 +38,28 @@ FAKE_AWS_ENVIRONMENT = {
     # Nothing local should ever try the instance metadata service for credentials.
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the local stack serves: PORT (default 3000), HOST, AWS_PORT (default PORT+1)."""
+
+    host: str
+    port: int
+    aws_port: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        port = int(environ.get("PORT") or 3000)
+        return cls(
+            host=environ.get("HOST") or LOOPBACK,
+            port=port,
+            aws_port=int(environ.get("AWS_PORT") or port + 1),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
 
 def endpoint_url(port: int, host: str = LOOPBACK) -> str:

@@ -25,6 +25,7 @@ from local_stack.template import (
     as_string,
     function_properties,
     functions,
+    truthy,
 )
 
 # Lambda's defaults where the template says nothing.
@@ -207,7 +208,7 @@ def _stream(plan: EventSourcePlan, event: _Event) -> None:
             maximum_retry_attempts=LOCAL_STREAM_RETRY_LIMIT
             if retries < 0
             else min(retries, LOCAL_STREAM_RETRY_LIMIT),
-            bisect_on_error=as_string(p.get("BisectBatchOnFunctionError")) == "true",
+            bisect_on_error=truthy(p.get("BisectBatchOnFunctionError")),
             report_batch_item_failures=_reports_item_failures(p),
             on_failure=_on_failure(p.get("DestinationConfig"), event.id, plan.warnings),
         )

@@ -22,6 +22,7 @@ from typing import Any
 
 from local_stack import lambdas
 from local_stack.embedded_aws import (
+    Settings,
     endpoint_url,
     moto_is_running,
     provision,
@@ -30,13 +31,6 @@ from local_stack.embedded_aws import (
 )
 from local_stack.lambda_events import error_payload
 from local_stack.template import FunctionInfo, find_function, function_environment, load_template
-
-
-def running_stack_aws_port(environ: Mapping[str, str]) -> int:
-    """Where a running local stack keeps its embedded AWS (the server's own default)."""
-    if environ.get("AWS_PORT"):
-        return int(environ["AWS_PORT"])
-    return int(environ.get("PORT") or 3000) + 1
 
 
 def _read_event(path: str) -> Any:
@@ -63,7 +57,7 @@ def invoke(function: str, event: Any, environ: Mapping[str, str] = os.environ) -
     """Run ``function`` once on ``event``, against a running stack's AWS or a fresh one."""
     template = load_template()
     info = find_function(template, function)
-    aws_port = running_stack_aws_port(environ)
+    aws_port = Settings.from_environ(environ).aws_port  # where a running stack has its AWS
     moto = None
     if moto_is_running(aws_port):
         print(f"using the running local stack's AWS on port {aws_port}", file=sys.stderr)

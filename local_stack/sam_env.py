@@ -21,16 +21,17 @@ from typing import Any
 from local_stack.embedded_aws import (
     FAKE_AWS_ENVIRONMENT,
     LOOPBACK,
+    Settings,
     endpoint_url,
     moto_is_running,
     provision,
     use_fake_aws,
 )
-from local_stack.invoke import running_stack_aws_port
 from local_stack.template import (
     REGION,
     REPO_ROOT,
     LocalResource,
+    declared_environment,
     function_environment,
     functions,
     load_template,
@@ -47,19 +48,6 @@ SAM_SHELL_CREDENTIALS = (
 )
 
 
-def _declared_variables(template: Mapping[str, Any], logical_id: str) -> set[str]:
-    """The variable names SAM will pass the function: Globals' and its own, unresolved."""
-    scopes = (
-        (template.get("Globals") or {}).get("Function") or {},
-        (template["Resources"][logical_id].get("Properties") or {}),
-    )
-    return {
-        name
-        for scope in scopes
-        for name in ((scope.get("Environment") or {}).get("Variables") or {})
-    }
-
-
 def sam_env(
     template: Mapping[str, Any], resources: Mapping[str, LocalResource], aws_endpoint: str
 ) -> dict[str, dict[str, str]]:
@@ -67,7 +55,7 @@ def sam_env(
     undeclared = [
         logical_id
         for logical_id in functions(template)
-        if ENDPOINT_VARIABLE not in _declared_variables(template, logical_id)
+        if ENDPOINT_VARIABLE not in declared_environment(template, logical_id)
     ]
     if undeclared:
         raise ValueError(
@@ -119,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(Linux), {DOCKER_DESKTOP_HOST} on Docker Desktop",
     )
     args = parser.parse_args(argv)
-    aws_port = running_stack_aws_port(os.environ)
+    aws_port = Settings.from_environ(os.environ).aws_port
     try:
         environment = write_sam_env(args.output, aws_port, args.host)
     except (OSError, ValueError) as error:

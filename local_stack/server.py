@@ -23,7 +23,6 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -32,6 +31,7 @@ from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_stack.embedded_aws import (
+    Settings,
     endpoint_url,
     merged_function_environment,
     provision,
@@ -52,26 +52,6 @@ EVENTS_STATUS_PATH = "/_local/events/status"
 SCHEDULES_PATH = "/_local/schedules/"
 # How long SIGTERM waits for the event pollers (a running function cannot be interrupted).
 EVENT_SOURCES_STOP_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    aws_port: int
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        port = int(environ.get("PORT") or 3000)
-        return cls(
-            host=environ.get("HOST") or "127.0.0.1",
-            port=port,
-            aws_port=int(environ.get("AWS_PORT") or port + 1),
-        )
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 # Local-only routes: health, event sources and schedules, the OpenAPI document and Swagger UI
@@ -138,11 +118,7 @@ def _fire_schedule(request: HttpRequest, events: EventSources) -> HttpResponse:
         return json_response(
             502, error_payload(failure), [*headers, ("x-amz-function-error", "Unhandled")]
         )
-    return HttpResponse(
-        200,
-        [("content-type", "application/json"), *headers],
-        json.dumps(result, default=str).encode(),
-    )
+    return json_response(200, result, headers)
 
 
 def local_response(request: HttpRequest, events: EventSources | None = None) -> HttpResponse | None:

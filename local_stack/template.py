@@ -212,7 +212,7 @@ def create_table_kwargs(properties: Mapping[str, Any]) -> dict[str, Any]:
         }
     sse = properties.get("SSESpecification")
     if sse is not None:
-        kwargs["SSESpecification"] = {"Enabled": _truthy(sse.get("SSEEnabled", False))}
+        kwargs["SSESpecification"] = {"Enabled": truthy(sse.get("SSEEnabled", False))}
     return kwargs
 
 
@@ -225,7 +225,7 @@ def dynamodb_table_definitions(template: Mapping[str, Any]) -> dict[str, dict[st
     }
 
 
-def _truthy(value: Any) -> bool:
+def truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
@@ -251,7 +251,7 @@ def _create_dynamodb_table(
         pass  # created earlier by another process sharing this moto: attach to it
     else:
         ttl = properties.get("TimeToLiveSpecification")
-        if ttl and _truthy(ttl.get("Enabled")):
+        if ttl and truthy(ttl.get("Enabled")):
             dynamodb.update_time_to_live(
                 TableName=name,
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
@@ -418,19 +418,22 @@ def find_function(template: Mapping[str, Any], name: str) -> FunctionInfo:
     raise KeyError(f"no function {name!r} in the template; known: {known}")
 
 
-def _environment_variables(properties: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(((properties.get("Environment") or {}).get("Variables")) or {})
+def declared_environment(template: Mapping[str, Any], logical_id: str) -> dict[str, Any]:
+    """The function's environment variables as the template declares them (Globals first,
+    intrinsics unresolved): those SAM passes the function."""
+    scopes = (_global_function_properties(template), _properties(template["Resources"][logical_id]))
+    return {
+        name: value
+        for scope in scopes
+        for name, value in ((scope.get("Environment") or {}).get("Variables") or {}).items()
+    }
 
 
 def function_environment(
     template: Mapping[str, Any], logical_id: str, resources: Mapping[str, LocalResource]
 ) -> dict[str, str]:
     """The function's environment variables (Globals first), resolved to local values."""
-    variables = {
-        **_environment_variables(_global_function_properties(template)),
-        **_environment_variables(_properties(template["Resources"][logical_id])),
-    }
-    resolved = Resolver(template, resources).resolve(variables)
+    resolved = Resolver(template, resources).resolve(declared_environment(template, logical_id))
     return {key: as_string(value) for key, value in resolved.items()}
 
 
