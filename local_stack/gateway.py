@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import jwt
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
 from local_stack import lambdas
@@ -458,5 +459,7 @@ class GatewayApp:
             traceback.print_exc(file=sys.stderr)
             response = _internal_server_error()
         headers = [(k, v) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
-        # werkzeug sets Content-Length, and sends no body in answer to HEAD.
-        return _WsgiResponse(response.body, response.status, headers)(environ, start_response)
+        # werkzeug sets Content-Length, and sends no body in answer to HEAD; the reason phrase
+        # is given in the usual case (werkzeug's own is upper case).
+        status = f"{response.status} {HTTP_STATUS_CODES.get(response.status, 'Unknown')}"
+        return _WsgiResponse(response.body, status, headers)(environ, start_response)
