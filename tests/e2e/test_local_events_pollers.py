@@ -344,16 +344,23 @@ def test_a_rule_invokes_its_function_with_the_eventbridge_event(
     assert status["Failing.Bad"]["failures"] == 3
 
 
+def _often(seconds: int, input_text: str) -> ScheduleSource:
+    """Function ``Fn``'s schedule ``Often``, every ``seconds``."""
+    return ScheduleSource(
+        id="Fn.Often",
+        function=_function(),
+        rate=timedelta(seconds=seconds),
+        arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/often",
+        input=input_text,
+    )
+
+
 def test_a_schedule_fires_on_time_and_by_hand(
     endpoint: str, running: Callable[[EventSources], EventSources]
 ) -> None:
     recorder = Recorder(lambda event: {"seen": event["time"]})
-    schedule = ScheduleSource(
-        id="Fn.Often",
-        function=_function(),
-        rate=timedelta(seconds=3),
-        arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/often",
-        input='{"time": "<aws.scheduler.scheduled-time>", "arn": "<aws.scheduler.schedule-arn>"}',
+    schedule = _often(
+        3, '{"time": "<aws.scheduler.scheduled-time>", "arn": "<aws.scheduler.schedule-arn>"}'
     )
     started = datetime.now(UTC)
     sources = running(
@@ -383,13 +390,7 @@ def test_a_schedule_fires_on_time_and_by_hand(
 def test_schedules_off_means_no_timers(
     endpoint: str, running: Callable[[EventSources], EventSources]
 ) -> None:
-    schedule = ScheduleSource(
-        id="Fn.Often",
-        function=_function(),
-        rate=timedelta(seconds=1),
-        arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/often",
-        input="{}",
-    )
+    schedule = _often(1, "{}")
     plan = EventSourcePlan(schedules=[schedule])
     off, on = Recorder(), Recorder()
     sources = running(EventSources(plan, endpoint, invoke=off, schedules=False))
