@@ -3,8 +3,9 @@
 Everything the local stack creates or serves (tables, queues, the bus and its rule, routes,
 function environments) is read from the SAM template here, so the local stack cannot drift
 from what is deployed. cfn-lint parses the template; the intrinsic functions the template uses
-(Ref, GetAtt, Sub, Select, Split, and If over the Conditions) are resolved against the local resources; the resource types
-it declares are created in moto, one creator per type (``RESOURCE_KINDS``).
+(Ref, GetAtt, Sub, Select, Split, and If over the Conditions) are resolved against the local
+resources; the resource types it declares are created in moto, one creator per type
+(``RESOURCE_KINDS``).
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ class Resolver:
             "Fn::If": self._if,
         }
         self._conditions: dict[str, Callable[[Any], bool]] = {
-            "Fn::Equals": lambda args: as_string(self.resolve(args[0]))
-            == as_string(self.resolve(args[1])),
+            "Fn::Equals": lambda args: (
+                as_string(self.resolve(args[0])) == as_string(self.resolve(args[1]))
+            ),
             "Fn::Not": lambda args: not self.condition_holds(args[0]),
             "Fn::And": lambda args: all(map(self.condition_holds, args)),
             "Fn::Or": lambda args: any(map(self.condition_holds, args)),

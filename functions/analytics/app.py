@@ -22,6 +22,7 @@ from journeys_core.http import Staff, build_resolver, logger, metrics
 from journeys_core.models.analytics import JourneyAnalytics
 from journeys_core.models.common import BoundedDatetime
 from journeys_core.models.journey import NAME_PATTERN
+from journeys_core.observability import traced
 from journeys_core.services import analytics
 
 app = build_resolver()
@@ -67,6 +68,7 @@ def dashboard_asset(asset: Annotated[str, Path(min_length=1, max_length=100)]) -
     return dashboard.response(asset)
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
