@@ -29,7 +29,12 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 # What finds the entry in the journey log (and the patient it moved).
-ENTRY_IDS = ("organization_id", "patient_id", "journey_key", "log_entry_id")
+ENTRY_IDS = {
+    "log_entry_id": "id",
+    "organization_id": "organization_id",
+    "patient_id": "patient_id",
+    "journey_key": "journey_key",
+}
 
 
 def publish_stage_change(record: DynamoDBRecord) -> None:
@@ -41,7 +46,7 @@ def publish_stage_change(record: DynamoDBRecord) -> None:
             raise ValueError(f"stream record {record.event_id} carries no item")
         ids["sequence_number"] = record.dynamodb.sequence_number
         image = record.dynamodb.new_image
-        ids |= {key: image.get(key) for key in ENTRY_IDS}
+        ids |= {name: image.get(key) for name, key in ENTRY_IDS.items()}
         event_id = announce_stage_change(image)
     except Exception as error:
         # Reported as this record's failure: Lambda retries it, then sends it to the DLQ.

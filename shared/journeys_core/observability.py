@@ -68,4 +68,6 @@ def _with_tracer(handler: Callable[..., Any]) -> Callable[..., Any]:
     from aws_lambda_powertools import Tracer
 
     # Responses carry patients' data: they stay out of the traces.
-    return Tracer().capture_lambda_handler(handler, capture_response=False)
+    # Only the AWS SDK is patched: patching every library installed costs the first call a second.
+    tracer = Tracer(patch_modules=("boto3", "botocore"))
+    return tracer.capture_lambda_handler(handler, capture_response=False)
