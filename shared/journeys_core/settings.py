@@ -71,6 +71,10 @@ class Settings(BaseModel):
         default=366, ge=1, le=3660, alias="ANALYTICS_MAX_PERIOD_DAYS"
     )
     stage: str = Field(default="dev", alias="STAGE")
+    # The dashboard's hosted sign-in (all three, or none: the page then takes a pasted token).
+    dashboard_sign_in_url: str = Field(default="", alias="DASHBOARD_SIGN_IN_URL")
+    dashboard_client_id: str = Field(default="", alias="DASHBOARD_CLIENT_ID")
+    dashboard_redirect_uri: str = Field(default="", alias="DASHBOARD_REDIRECT_URI")
     max_body_bytes: int = Field(default=256 * 1024, alias="MAX_BODY_BYTES")
 
     definitions_table: ClassVar[_Resource] = _Resource()
