@@ -11,7 +11,7 @@ import pytest
 
 from journeys_core.settings import get_settings
 from tests.conftest import ApiResult, invoke
-from tests.support.events import load_sample
+from tests.support.events import dashboard_event
 
 HOSTED = {
     "DASHBOARD_SIGN_IN_URL": "https://journeys-prod-123456789012.auth.eu-west-1.amazoncognito.com",
@@ -30,12 +30,7 @@ def deployed_with_hosted_sign_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 
 def dashboard(asset: str | None = None) -> ApiResult:
-    if asset is None:
-        return invoke("analytics", load_sample("analytics/dashboard-page"))
-    event = load_sample("analytics/dashboard-asset")
-    event["pathParameters"] = {"asset": asset}
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/dashboard/{asset}"
-    return invoke("analytics", event)
+    return invoke("analytics", dashboard_event(asset))
 
 
 def served_config() -> object:
