@@ -32,6 +32,8 @@ ROLES = ("staff", "admin")
 # Machine callers (payment, forms, booking systems): the only ones who may submit domain
 # events, which stage guards count. A person is never one, whatever else they are.
 INTEGRATION_GROUP = "integration"
+# The scope of the user pool's resource server that a machine client's access token carries.
+INTEGRATION_SCOPE = "journeys/events.write"
 
 
 def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -74,6 +76,9 @@ def parse_groups(raw: Any) -> frozenset[str]:
 def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     if not claims or not claims.get("sub"):
         raise Unauthorized("Unauthorized")
+    machine = _integration_client(claims)
+    if machine is not None:
+        return machine
     org = str(claims.get("custom:org_id") or "")
     if not org:
         raise Forbidden("the token carries no organization (custom:org_id)")
@@ -81,6 +86,19 @@ def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
         # Refused before any key is built from it (see ORGANIZATION_PATTERN).
         raise Forbidden("the token's organization (custom:org_id) is not a valid id")
     return Caller(sub=str(claims["sub"]), org=org, roles=parse_groups(claims.get("cognito:groups")))
+
+
+def _integration_client(claims: Mapping[str, Any]) -> Caller | None:
+    """A machine client's access token (client credentials: no user, no custom:org_id) with
+    the integration scope, from a client this function maps to an organization."""
+    scopes = str(claims.get("scope") or "").split()
+    if claims.get("token_use") != "access" or INTEGRATION_SCOPE not in scopes:
+        return None
+    client_id = str(claims.get("client_id") or "")
+    org = get_settings().integration_organization(client_id)
+    if org is None or not is_organization_id(org):
+        return None
+    return Caller(sub=client_id, org=org, roles=frozenset({INTEGRATION_GROUP}))
 
 
 # Route dependencies: ``caller: Admin`` in a route's signature refuses the request (401/403)
