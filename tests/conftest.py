@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.events import api_event
+
 os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_ACCESS_KEY_ID="testing",
@@ -122,6 +124,12 @@ def invoke(function_dir: str, event: dict[str, Any]) -> ApiResult:
     if body and "json" in response.get("headers", {}).get("Content-Type", ""):
         body = json.loads(body)
     return ApiResult(response["statusCode"], body, response.get("headers", {}))
+
+
+def invoke_sample(sample: str, **parts: Any) -> ApiResult:
+    """The function of ``events/<function>/…`` called with that sample event, the given parts
+    replaced (see :func:`tests.support.events.api_event`)."""
+    return invoke(sample.split("/", 1)[0], api_event(sample, **parts))
 
 
 @pytest.fixture

@@ -5,33 +5,19 @@ that shows on the patient, in its history and as JOURNEY_STAGE_CHANGED on the bu
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
-from local_stack.template import DEFAULT_PREFIX
 from local_stack.tokens import make_token
 from tests.e2e.conftest import LocalStack
+from tests.e2e.test_local_events import _eventually, bus_listener  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e
 
-DEADLINE_SECONDS = 20
 KEY = "intake"
-
-
-def _eventually(probe: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"not within {DEADLINE_SECONDS}s: {what}")
 
 
 @pytest.fixture
@@ -45,40 +31,6 @@ def org(local_stack: LocalStack) -> str:
     assert playbook.status == 200, playbook.body
     assert playbook.json()["installed"] > 0
     return name
-
-
-def _stage_changes(local_stack: LocalStack, patient: str) -> Callable[[], list[dict[str, Any]]]:
-    """Our own rule -> queue on the service's bus, for one patient's JOURNEY_STAGE_CHANGED."""
-
-    def client(service: str) -> Any:
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=f"http://127.0.0.1:{local_stack.aws_port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    sqs, events = client("sqs"), client("events")
-    bus = f"{DEFAULT_PREFIX}-JourneysBus"
-    name = f"e2e-auto-{uuid.uuid4().hex[:10]}"
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    pattern = {"detail-type": ["JOURNEY_STAGE_CHANGED"], "detail": {"patient_id": [patient]}}
-    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-    seen: list[dict[str, Any]] = []
-
-    def read() -> list[dict[str, Any]]:
-        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in reply.get("Messages") or []:
-            seen.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return list(seen)
-
-    return read
 
 
 def _stage(local_stack: LocalStack, org: str, patient: str) -> str | None:
@@ -101,11 +53,15 @@ def _engine_deliveries(local_stack: LocalStack) -> int:
 
 
 def test_a_submitted_event_moves_the_patient_through_the_whole_pipeline(
-    local_stack: LocalStack, org: str
+    local_stack: LocalStack,
+    org: str,
+    bus_listener: Callable[[dict[str, Any]], Any],  # noqa: F811 - the fixture imported above
 ) -> None:
     patient = f"p-{uuid.uuid4().hex[:8]}"
     staff = make_token(org=org, roles=("staff",), sub="nurse-e2e")
-    changes = _stage_changes(local_stack, patient)
+    changes = bus_listener(
+        {"detail-type": ["JOURNEY_STAGE_CHANGED"], "detail": {"patient_id": [patient]}}
+    )
     enrolled = local_stack.request(
         "PATCH",
         f"/api/v1/patients/{patient}/journey",

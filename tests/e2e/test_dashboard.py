@@ -97,11 +97,15 @@ def seed_blocked_patient(stack: LocalStack) -> str:
 
 
 def sign_in(page: Any, stack: LocalStack) -> None:
+    """Staff sign in with their token, and the page shows the active journeys."""
+    from playwright.sync_api import expect
+
     page.goto(f"{stack.base_url}/dashboard")
     page.get_by_label("Access token (JWT)").fill(
         make_token(org="demo", roles=("staff",), sub=STAFF_SUB)
     )
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Active journeys")).to_be_visible()
 
 
 def test_the_page_loads_the_demo_organization_and_shows_a_patients_progress(
@@ -151,7 +155,6 @@ def test_a_blocked_patient_is_unblocked_through_the_page_with_a_reason(
     # Given a blocked patient, and staff signed in on the patient view (by keyboard)
     patient_id = seed_blocked_patient(local_stack)
     sign_in(page, local_stack)
-    expect(page.get_by_role("heading", name="Active journeys")).to_be_visible()
     page.get_by_role("link", name="Patient", exact=True).click()
     page.get_by_label("Patient id").fill(patient_id)
     page.get_by_label("Patient id").press("Enter")
@@ -206,7 +209,6 @@ def test_the_funnel_and_stuck_patients_views_draw_from_the_analytics_api(
 
     seed_blocked_patient(local_stack)
     sign_in(page, local_stack)
-    expect(page.get_by_role("heading", name="Active journeys")).to_be_visible()
 
     page.get_by_role("link", name="Funnel").click()
     page.get_by_label("Journey", exact=True).select_option(KEY)

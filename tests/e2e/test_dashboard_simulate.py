@@ -46,7 +46,6 @@ def test_staff_simulate_the_retreat_and_a_draft_against_the_live_version(
     # Given the retreat and the playbook, and staff signed in on the Simulate view
     spec = prepare(local_stack)
     sign_in(page, local_stack)
-    expect(page.get_by_role("heading", name="Active journeys")).to_be_visible()
     page.get_by_role("link", name="Simulate").click()
     expect(page.get_by_role("heading", name="Simulate")).to_be_visible()
 

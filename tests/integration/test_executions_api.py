@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiResult, invoke
-from tests.support.events import api_event
+from tests.conftest import ApiResult, invoke_sample
+from tests.support.patients import define_journey, update_journey
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -33,46 +33,39 @@ SPEC: dict[str, Any] = {
 
 
 def save(name: str = "diabetic", org: str = "org-a", spec: dict[str, Any] | None = None) -> dict:
-    body = {"name": name, "journey_spec": spec or SPEC}
-    result = invoke("journeys", api_event("journeys/save-journey", body=body, org=org))
-    assert result.status == 201, result.body
-    return result.body
+    return define_journey(name, spec or SPEC, org).body
 
 
 def record(name: str = "diabetic", org: str = "org-a", **body: Any) -> ApiResult:
-    event = api_event(
-        "journeys/record-execution", path_params={"name_or_id": name}, body=body, org=org
-    )
-    return invoke("journeys", event)
+    path = {"name_or_id": name}
+    return invoke_sample("journeys/record-execution", path_params=path, body=body, org=org)
 
 
 def executions(name: str = "diabetic", org: str = "org-a", **query: str) -> ApiResult:
-    event = api_event(
-        "journeys/list-journey-executions", path_params={"name_or_id": name}, query=query, org=org
-    )
-    return invoke("journeys", event)
+    path = {"name_or_id": name}
+    return invoke_sample("journeys/list-journey-executions", path_params=path, query=query, org=org)
 
 
 def entity_journeys(entity_id: str, org: str = "org-a", **query: str) -> ApiResult:
-    event = api_event(
-        "journeys/list-entity-journeys", path_params={"entity_id": entity_id}, query=query, org=org
-    )
-    return invoke("journeys", event)
+    path = {"entity_id": entity_id}
+    return invoke_sample("journeys/list-entity-journeys", path_params=path, query=query, org=org)
+
+
+def delete(name: str, delete_executions: bool) -> ApiResult:
+    path = {"name_or_id": name}
+    query = {"delete_executions": str(delete_executions).lower()}
+    return invoke_sample("journeys/delete-journey", path_params=path, query=query, org="org-a")
 
 
 def timeline(name: str = "diabetic", org: str = "org-a", roles: str | None = None, **body: Any):
-    event = api_event(
-        "journeys/generate-timeline",
-        path_params={"name_or_id": name},
-        body=body,
-        org=org,
-        roles=roles,
+    path = {"name_or_id": name}
+    return invoke_sample(
+        "journeys/generate-timeline", path_params=path, body=body, org=org, roles=roles
     )
-    return invoke("journeys", event)
 
 
 def summary(name: str, org: str = "org-a") -> dict:
-    items = invoke("journeys", api_event("journeys/list-journeys", query={}, org=org)).body["items"]
+    items = invoke_sample("journeys/list-journeys", query={}, org=org).body["items"]
     return next(i for i in items if i["name"] == name)
 
 
@@ -126,13 +119,7 @@ def test_recording_on_a_warm_container_is_one_call(ddb_calls: Counter[str]) -> N
 def test_an_update_does_not_lose_execution_counts() -> None:
     save()
     record(entity_id="a")
-    update = api_event(
-        "journeys/update-journey",
-        path_params={"name_or_id": "diabetic"},
-        body={"description": "new"},
-        org="org-a",
-    )
-    assert invoke("journeys", update).status == 200
+    assert update_journey({"description": "new"}, "diabetic").status == 200
     record(entity_id="b")
     assert summary("diabetic")["execution_count"] == 2
 
@@ -165,13 +152,12 @@ def test_recording_for_an_unknown_or_foreign_journey_is_404() -> None:
 
 def test_recording_needs_admin() -> None:
     save()
-    event = api_event(
-        "journeys/record-execution",
-        path_params={"name_or_id": "diabetic"},
-        body={"entity_id": "p"},
-        roles="[staff]",
+    path = {"name_or_id": "diabetic"}
+    body = {"entity_id": "p"}
+    result = invoke_sample(
+        "journeys/record-execution", path_params=path, body=body, roles="[staff]"
     )
-    assert invoke("journeys", event).status == 403
+    assert result.status == 403
 
 
 # -- reading back ----------------------------------------------------------------------------
@@ -270,20 +256,8 @@ def test_delete_removes_thousands_of_executions_unless_asked_to_keep_them() -> N
     bulk_ids = [e["id"] for e in executions("bulk", limit="200").body["items"]]
     assert len(set(bulk_ids)) == len(bulk_ids) == 200
 
-    remove = api_event(
-        "journeys/delete-journey",
-        path_params={"name_or_id": "bulk"},
-        query={"delete_executions": "true"},
-        org="org-a",
-    )
-    keep = api_event(
-        "journeys/delete-journey",
-        path_params={"name_or_id": "kept"},
-        query={"delete_executions": "false"},
-        org="org-a",
-    )
-    assert invoke("journeys", remove).status == 204
-    assert invoke("journeys", keep).status == 204
+    assert delete("bulk", delete_executions=True).status == 204
+    assert delete("kept", delete_executions=False).status == 204
 
     names = {i["journey_name"] for i in entity_journeys("p-0007").body["items"]}
     assert names == {"kept"}
@@ -306,13 +280,7 @@ def test_a_journey_saved_again_under_its_name_lists_its_own_executions_everywher
     record("reborn", entity_id="old-patient")
     stale = journey_identity("org-a", "reborn")
     # When another container deletes it (keeping executions) and it is saved again
-    keep = api_event(
-        "journeys/delete-journey",
-        path_params={"name_or_id": "reborn"},
-        query={"delete_executions": "false"},
-        org="org-a",
-    )
-    assert invoke("journeys", keep).status == 204
+    assert delete("reborn", delete_executions=False).status == 204
     warm_cache.get(("identity", "org-a", "reborn"), 300, lambda: stale)  # still cached there
     save("reborn")
     record("reborn", entity_id="new-patient")
@@ -434,9 +402,7 @@ def test_journey_templates_list_only_definitions_with_stages() -> None:
     )
     save("intake", org="org-b", spec={"stages": ["X"]})
 
-    items = invoke("journeys", api_event("journeys/list-journey-templates", org="org-a")).body[
-        "items"
-    ]
+    items = invoke_sample("journeys/list-journey-templates", org="org-a").body["items"]
 
     assert len(items) == 1
     template = items[0]

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from journeys_core.data.aws import dynamodb
-from tests.conftest import ApiResult, invoke
-from tests.support.events import api_event, dashboard_event
+from tests.conftest import ApiResult, invoke, invoke_sample
+from tests.support.events import dashboard_event
 from tests.support.patients import KEY, RETREAT, define_journey, move
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -57,14 +57,10 @@ def iso(moment: datetime) -> str:
 def analytics(
     key: str = KEY, org: str = "org-a", roles: str | None = None, **query: str
 ) -> ApiResult:
-    event = api_event(
-        "analytics/journey-analytics",
-        path_params={"key": key},
-        query=query,
-        org=org,
-        roles=roles,
+    path = {"key": key}
+    return invoke_sample(
+        "analytics/journey-analytics", path_params=path, query=query, org=org, roles=roles
     )
-    return invoke("analytics", event)
 
 
 def by_stage(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -66,15 +66,23 @@ def results_of(event: dict[str, Any]) -> list[dict[str, Any]]:
     return recorded.results
 
 
+def timeout_for(
+    clock: Clock, queue: str, patient_id: str, key: str, stage: str, hours: int
+) -> dict[str, Any]:
+    """The one timeout the monitor emits for a patient in ``stage`` for ``hours``, as the
+    notifier's rule delivers it."""
+    clock.enroll(patient_id, key, stage, hours)
+    run_monitor(NOW)
+    (event,) = drain(queue)
+    return event
+
+
 def test_a_payment_reminder_reaches_the_patient_by_email(
     clock: Clock, notifier_queue: str, sent: list[Any]
 ) -> None:
     ana = put_patient("ana", {"display_name": "Ana García", "email": "ana@example.org"})
     assert ana.status == 201
-    clock.enroll("ana", "retreat_ibiza_2025", "AWAITING_PAYMENT", 49)
-    run_monitor(NOW)
-
-    (event,) = drain(notifier_queue)
+    event = timeout_for(clock, notifier_queue, "ana", "retreat_ibiza_2025", "AWAITING_PAYMENT", 49)
     result = notify(event)
 
     assert result["outcome"] == "sent"
@@ -110,9 +118,8 @@ def test_the_notifier_rule_lets_through_only_actions_that_send_email(
 def test_a_patient_without_an_email_is_recorded_as_skipped(
     clock: Clock, notifier_queue: str, sent: list[Any]
 ) -> None:
-    clock.enroll("no-email", "yoga_urban_om", "AWAITING_WAIVER", 25)  # no profile at all
-    run_monitor(NOW)
-    (event,) = drain(notifier_queue)
+    # no profile at all
+    event = timeout_for(clock, notifier_queue, "no-email", "yoga_urban_om", "AWAITING_WAIVER", 25)
 
     result = notify(event)
 
@@ -131,9 +138,7 @@ def test_a_timeout_delivered_twice_sends_one_email(
     clock: Clock, notifier_queue: str, sent: list[Any]
 ) -> None:
     put_patient("bo", {"display_name": "Bo", "email": "bo@example.org"})
-    clock.enroll("bo", "intake", "AWAITING_PAYMENT", 60)
-    run_monitor(NOW)
-    (event,) = drain(notifier_queue)
+    event = timeout_for(clock, notifier_queue, "bo", "intake", "AWAITING_PAYMENT", 60)
 
     first, second = notify(event), notify(event)
 
@@ -155,9 +160,7 @@ def test_a_redelivery_sends_nothing_even_after_another_writer_replaced_the_resul
     clock: Clock, notifier_queue: str, sent: list[Any]
 ) -> None:
     put_patient("cy", {"display_name": "Cy", "email": "cy@example.org"})
-    clock.enroll("cy", "intake", "AWAITING_PAYMENT", 60)
-    run_monitor(NOW)
-    (event,) = drain(notifier_queue)
+    event = timeout_for(clock, notifier_queue, "cy", "intake", "AWAITING_PAYMENT", 60)
     notify(event)
     detail = event["detail"]
     # The automation engine records its own results on the same event, replacing the list.
@@ -177,9 +180,7 @@ def test_a_timeout_already_emailed_by_an_automation_rule_is_not_emailed_again(
     # Given a timeout whose reminder an automation rule (the playbook's "stage timeout →
     # reminder email") has already claimed
     put_patient("cy", {"display_name": "Cy", "email": "cy@example.org"})
-    clock.enroll("cy", "intake", "AWAITING_PAYMENT", 60)
-    run_monitor(NOW)
-    (event,) = drain(notifier_queue)
+    event = timeout_for(clock, notifier_queue, "cy", "intake", "AWAITING_PAYMENT", 60)
     detail = event["detail"]
     claims = repositories.email_claims()
     assert claims.claim_email(detail["organization_id"], detail["event_id"], "automation")

@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from journeys_core.data import aws
-from tests.conftest import ApiResult, invoke
+from tests.conftest import ApiResult, invoke, invoke_sample
 from tests.support.automation import import_builtin_journeys, import_playbook
-from tests.support.events import api_event, load_sample
+from tests.support.events import load_sample
+from tests.support.patients import update_journey
 
 KEY = "retreat_ibiza_2025"
 pytestmark = pytest.mark.usefixtures("aws")
@@ -25,14 +26,22 @@ READ_OPERATIONS = {"GetItem", "Query", "BatchGetItem"}
 def simulate(
     body: dict[str, Any], key: str = KEY, org: str = "org-a", roles: str | None = "staff"
 ) -> ApiResult:
-    event = api_event(
+    return invoke_sample(
         "journeys/simulate-journey",
         path_params={"name_or_id": key},
         body={"start_date": "2026-01-01", **body},
         org=org,
         roles=roles,
     )
-    return invoke("journeys", event)
+
+
+def retreat_without_paid_confirmation() -> dict[str, Any]:
+    """The saved retreat's spec, without the move from AWAITING_PAYMENT to CONFIRMED."""
+    path = {"name_or_id": KEY}
+    live = invoke_sample("journeys/load-journey", path_params=path, org="org-a")
+    spec: dict[str, Any] = copy.deepcopy(live.body["journey_spec"])
+    spec["transitions"]["AWAITING_PAYMENT"].remove("CONFIRMED")
+    return spec
 
 
 @pytest.fixture
@@ -86,11 +95,7 @@ def test_the_retreat_with_the_playbook_runs_without_writing_anything(
 @pytest.mark.usefixtures("org_a")
 def test_a_draft_compared_with_the_live_version_reports_the_differences() -> None:
     # Given a draft of the retreat without the move from AWAITING_PAYMENT to CONFIRMED
-    live = invoke(
-        "journeys", api_event("journeys/load-journey", path_params={"name_or_id": KEY}, org="org-a")
-    )
-    draft = copy.deepcopy(live.body["journey_spec"])
-    draft["transitions"]["AWAITING_PAYMENT"].remove("CONFIRMED")
+    draft = retreat_without_paid_confirmation()
     # When it is simulated and compared with the current version
     result = simulate({"draft_spec": draft, "cohort_size": 500, "compare_with": "current"})
     # Then the refusals it causes and the patients it strands show
@@ -201,16 +206,8 @@ def test_the_client_simulates_and_prints_the_stage_table() -> None:
 @pytest.mark.usefixtures("org_a")
 def test_a_saved_version_is_simulated_and_compared_with_an_older_one() -> None:
     # Given version 2 of the retreat, where a payment no longer confirms the booking
-    load = api_event("journeys/load-journey", path_params={"name_or_id": KEY}, org="org-a")
-    spec = copy.deepcopy(invoke("journeys", load).body["journey_spec"])
-    spec["transitions"]["AWAITING_PAYMENT"].remove("CONFIRMED")
-    update = api_event(
-        "journeys/update-journey",
-        path_params={"name_or_id": KEY},
-        body={"journey_spec": spec},
-        org="org-a",
-    )
-    assert invoke("journeys", update).status == 200
+    spec = retreat_without_paid_confirmation()
+    assert update_journey({"journey_spec": spec}).status == 200
     # When version 1 and the current version are simulated, each compared with the other
     old = simulate({"version": 1, "cohort_size": 200, "compare_with": "current"}).body
     new = simulate({"cohort_size": 200, "compare_with": 1}).body

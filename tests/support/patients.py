@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from tests.conftest import ApiResult, invoke
-from tests.support.events import api_event
+import pytest
+
+from journeys_core.data.warm_cache import warm_cache
+from tests.conftest import ApiResult, invoke_sample
 
 KEY = "retreat_ibiza_2025"
 # The stage machine of the built-in retreat_ibiza_2025 (copied: tests own their data), so the
@@ -43,9 +46,19 @@ def define_journey(
     name: str = KEY, spec: dict[str, Any] | None = None, org: str = "org-a"
 ) -> ApiResult:
     body = {"name": name, "journey_spec": spec or RETREAT}
-    result = invoke("journeys", api_event("journeys/save-journey", body=body, org=org))
+    result = invoke_sample("journeys/save-journey", body=body, org=org)
     assert result.status == 201, result.body
     return result
+
+
+def update_journey(changes: dict[str, Any], name: str = KEY, org: str = "org-a") -> ApiResult:
+    path = {"name_or_id": name}
+    return invoke_sample("journeys/update-journey", path_params=path, body=changes, org=org)
+
+
+def expire_cached_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the definition cache's time to live had passed in this warm container."""
+    monkeypatch.setattr(warm_cache, "_clock", lambda: time.monotonic() + 3600)
 
 
 def move(
@@ -58,7 +71,7 @@ def move(
     sub: str | None = None,
     **fields: Any,
 ) -> ApiResult:
-    event = api_event(
+    return invoke_sample(
         "patients/move-patient-stage",
         path_params={"patient_id": patient_id},
         body={"key": key, "status": status, **fields},
@@ -66,44 +79,27 @@ def move(
         roles=roles,
         sub=sub,
     )
-    return invoke("patients", event)
 
 
 def get_patient(patient_id: str, org: str = "org-a", roles: str | None = None) -> ApiResult:
-    event = api_event(
-        "patients/get-patient", path_params={"patient_id": patient_id}, org=org, roles=roles
-    )
-    return invoke("patients", event)
+    path = {"patient_id": patient_id}
+    return invoke_sample("patients/get-patient", path_params=path, org=org, roles=roles)
 
 
 def put_patient(
     patient_id: str, body: dict[str, Any], org: str = "org-a", roles: str | None = None
 ) -> ApiResult:
-    event = api_event(
-        "patients/put-patient",
-        path_params={"patient_id": patient_id},
-        body=body,
-        org=org,
-        roles=roles,
-    )
-    return invoke("patients", event)
+    path = {"patient_id": patient_id}
+    return invoke_sample("patients/put-patient", path_params=path, body=body, org=org, roles=roles)
 
 
 def history(
-    patient_id: str,
-    key: str = KEY,
-    org: str = "org-a",
-    roles: str | None = None,
-    **query: str,
+    patient_id: str, key: str = KEY, org: str = "org-a", roles: str | None = None, **query: str
 ) -> ApiResult:
-    event = api_event(
-        "patients/get-journey-history",
-        path_params={"patient_id": patient_id, "key": key},
-        query=query,
-        org=org,
-        roles=roles,
+    path = {"patient_id": patient_id, "key": key}
+    return invoke_sample(
+        "patients/get-journey-history", path_params=path, query=query, org=org, roles=roles
     )
-    return invoke("patients", event)
 
 
 def full_history(patient_id: str, key: str = KEY, org: str = "org-a") -> list[dict[str, Any]]:
@@ -119,16 +115,7 @@ def full_history(patient_id: str, key: str = KEY, org: str = "org-a") -> list[di
 
 
 def in_stage(
-    stage: str,
-    key: str = KEY,
-    org: str = "org-a",
-    roles: str | None = None,
-    **query: str,
+    stage: str, key: str = KEY, org: str = "org-a", roles: str | None = None, **query: str
 ) -> ApiResult:
-    event = api_event(
-        "patients/list-patients-in-stage",
-        query={"journey_key": key, "stage": stage, **query},
-        org=org,
-        roles=roles,
-    )
-    return invoke("patients", event)
+    query = {"journey_key": key, "stage": stage, **query}
+    return invoke_sample("patients/list-patients-in-stage", query=query, org=org, roles=roles)

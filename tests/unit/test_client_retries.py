@@ -302,18 +302,26 @@ def test_a_delete_that_fails_otherwise_raises(
         client_for(script).journeys.delete_journey("x")
 
 
+def lost_answer_then_standing_in(stage: str) -> Script:
+    """A conditional move whose first answer is lost, whose retry is refused because the
+    patient stands in ``stage``, and the read that shows the patient there."""
+    return Script(
+        httpx.ReadTimeout("slow"),
+        error(409, f"expected the patient in 'AWAITING', but the patient stands in '{stage}'"),
+        ok({**PATIENT, "journey_status": {"booking": stage}}),
+    )
+
+
+def move_from_awaiting_to_confirmed(client: JourneysClient) -> Any:
+    return client.patients.move("patient-001", "booking", "CONFIRMED", expected_stage="AWAITING")
+
+
 def test_a_conditional_move_whose_first_answer_was_lost_is_confirmed_by_reading(
     client_for: Callable[..., JourneysClient],
 ) -> None:
-    script = Script(
-        httpx.ReadTimeout("slow"),
-        error(409, "expected the patient in 'AWAITING', but the patient stands in 'CONFIRMED'"),
-        ok(PATIENT),
-    )
+    script = lost_answer_then_standing_in("CONFIRMED")
 
-    patient = client_for(script).patients.move(
-        "patient-001", "booking", "CONFIRMED", expected_stage="AWAITING"
-    )
+    patient = move_from_awaiting_to_confirmed(client_for(script))
 
     assert patient.journey_status == {"booking": "CONFIRMED"}
     assert script.calls == [
@@ -326,16 +334,10 @@ def test_a_conditional_move_whose_first_answer_was_lost_is_confirmed_by_reading(
 def test_a_conditional_move_that_really_conflicts_raises(
     client_for: Callable[..., JourneysClient],
 ) -> None:
-    script = Script(
-        httpx.ReadTimeout("slow"),
-        error(409, "expected the patient in 'AWAITING', but the patient stands in 'CANCELLED'"),
-        ok({**PATIENT, "journey_status": {"booking": "CANCELLED"}}),
-    )
+    script = lost_answer_then_standing_in("CANCELLED")
 
     with pytest.raises(ConflictError, match="CANCELLED"):
-        client_for(script).patients.move(
-            "patient-001", "booking", "CONFIRMED", expected_stage="AWAITING"
-        )
+        move_from_awaiting_to_confirmed(client_for(script))
 
 
 def test_max_attempts_is_configurable(

@@ -168,6 +168,9 @@ class TestTheGate:
         assert not timeout_gate_is_open(self.gate(CLAIM_LEASE, "published"), self.entered, NOW)
 
 
+RESUME_AT = {"pk": {"S": "x"}}
+
+
 class TestTheRunOrder:
     @property
     def watches(self) -> list[Any]:
@@ -177,24 +180,23 @@ class TestTheRunOrder:
             for key in ("j1", "j2", "j3", "j4")
         )
 
-    def test_without_a_checkpoint_every_watch_from_its_start(self) -> None:
-        plan = plan_watches(self.watches, None)
-        assert [(w.journey_key, key) for w, key in plan] == [
-            ("j1", None),
-            ("j2", None),
-            ("j3", None),
-            ("j4", None),
-        ]
-
-    def test_a_run_resumes_at_the_checkpoint_and_wraps_around(self) -> None:
-        key = {"pk": {"S": "x"}}
-        plan = plan_watches(self.watches, Checkpoint(("org-a", "j3", "S"), key))
-        assert [(w.journey_key, k) for w, k in plan] == [
-            ("j3", key),
-            ("j4", None),
-            ("j1", None),
-            ("j2", None),
-        ]
+    @pytest.mark.parametrize(
+        ("checkpoint", "expected"),
+        [
+            # without a checkpoint, every watch from its start
+            (None, [("j1", None), ("j2", None), ("j3", None), ("j4", None)]),
+            # a run resumes at the checkpoint's key and wraps around
+            (
+                Checkpoint(("org-a", "j3", "S"), RESUME_AT),
+                [("j3", RESUME_AT), ("j4", None), ("j1", None), ("j2", None)],
+            ),
+        ],
+    )
+    def test_a_run_starts_at_its_checkpoint_and_wraps_around(
+        self, checkpoint: Checkpoint | None, expected: list[tuple[str, Any]]
+    ) -> None:
+        plan = plan_watches(self.watches, checkpoint)
+        assert [(w.journey_key, key) for w, key in plan] == expected
 
     def test_a_checkpoint_on_a_watch_that_is_gone_resumes_at_the_next_one(self) -> None:
         plan = plan_watches(self.watches, Checkpoint(("org-a", "j25", "S"), {"pk": {"S": "x"}}))

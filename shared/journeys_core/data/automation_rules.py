@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from journeys_core.data import aws
-from journeys_core.data.codec import dump_json, error_code, from_item, to_item
-from journeys_core.data.dynamo import query_all, query_page
+from journeys_core.data.codec import dump_json, from_item, to_item
+from journeys_core.data.definitions import org_pk
+from journeys_core.data.dynamo import OnTable, query_all, query_page, refused_as
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.automation import AutomationRule
@@ -24,10 +24,6 @@ from journeys_core.models.automation import AutomationRule
 RULE_PREFIX = "RULE#"
 LIST_KEY_ATTRS = {"pk", "sk"}
 _STORED_ONLY = ("pk", "sk", "trigger_pk", "trigger_sk", "conditions_json", "actions_json")
-
-
-def org_pk(org: str) -> str:
-    return f"ORG#{org}"
 
 
 def rule_sk(rule_id: str) -> str:
@@ -61,57 +57,38 @@ def rule_from_item(item: dict[str, Any]) -> AutomationRule:
     return AutomationRule.model_validate(values)
 
 
-class RulesRepository:
-    def __init__(self, table_name: str) -> None:
-        self.table = table_name
-
-    @property
-    def _db(self) -> Any:
-        return aws.dynamodb()
-
+class RulesRepository(OnTable):
     def create(self, rule: AutomationRule) -> None:
         """Store a new rule; AlreadyExists if one has its id."""
-        try:
-            with throttling_as_unavailable(f"rule {rule.id!r}"):
-                self._db.put_item(
-                    TableName=self.table,
-                    Item=_rule_item(rule),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-        except Exception as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise AlreadyExists(f"a rule with id {rule.id!r} already exists") from error
-            raise
+        refusal = AlreadyExists(f"a rule with id {rule.id!r} already exists")
+        with refused_as(refusal), throttling_as_unavailable(f"rule {rule.id!r}"):
+            self._db.put_item(
+                TableName=self.table,
+                Item=_rule_item(rule),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
 
     def replace(self, rule: AutomationRule, expected_version: int) -> None:
         """Write the whole rule if nobody changed or deleted it since it was read."""
-        try:
-            with throttling_as_unavailable(f"rule {rule.id!r}"):
-                self._db.put_item(
-                    TableName=self.table,
-                    Item=_rule_item(rule),
-                    ConditionExpression="version = :v",
-                    ExpressionAttributeValues={":v": {"N": str(expected_version)}},
-                )
-        except Exception as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise Conflict(
-                    f"rule {rule.id!r} was changed or deleted meanwhile; read it again and retry"
-                ) from error
-            raise
+        refusal = Conflict(
+            f"rule {rule.id!r} was changed or deleted meanwhile; read it again and retry"
+        )
+        with refused_as(refusal), throttling_as_unavailable(f"rule {rule.id!r}"):
+            self._db.put_item(
+                TableName=self.table,
+                Item=_rule_item(rule),
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(expected_version)}},
+            )
 
     def delete(self, org: str, rule_id: str) -> None:
-        try:
-            with throttling_as_unavailable(f"rule {rule_id!r}"):
-                self._db.delete_item(
-                    TableName=self.table,
-                    Key={"pk": {"S": org_pk(org)}, "sk": {"S": rule_sk(rule_id)}},
-                    ConditionExpression="attribute_exists(pk)",
-                )
-        except Exception as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise NotFound(f"rule {rule_id!r} not found") from error
-            raise
+        refusal = NotFound(f"rule {rule_id!r} not found")
+        with refused_as(refusal), throttling_as_unavailable(f"rule {rule_id!r}"):
+            self._db.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": org_pk(org)}, "sk": {"S": rule_sk(rule_id)}},
+                ConditionExpression="attribute_exists(pk)",
+            )
 
     def get(self, org: str, rule_id: str) -> AutomationRule | None:
         with throttling_as_unavailable(f"rule {rule_id!r}"):

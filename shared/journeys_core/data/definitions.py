@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from journeys_core.clock import format_timestamp
-from journeys_core.data import aws
 from journeys_core.data.codec import cancellation_reasons, dump_json, from_item, to_item
-from journeys_core.data.dynamo import UpdateExpression, batch_write, query_all, query_page
+from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_write, query_all, query_page
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.journey import JourneyRecord, JourneySummary
 
@@ -132,14 +131,7 @@ def summary_from_item(item: Mapping[str, Any]) -> JourneySummary:
     return JourneySummary.model_validate(values)
 
 
-class DefinitionsRepository:
-    def __init__(self, table_name: str) -> None:
-        self.table = table_name
-
-    @property
-    def _db(self) -> Any:
-        return aws.dynamodb()
-
+class DefinitionsRepository(OnTable):
     # -- writes ----------------------------------------------------------------------------
 
     def create(self, org: str, record: JourneyRecord) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from journeys_core.data import aws
-from journeys_core.data.codec import decode_cursor, encode_cursor, to_attr
+from journeys_core.data.codec import decode_cursor, encode_cursor, error_code, to_attr
 from journeys_core.errors import ServiceUnavailable
 
 BATCH_WRITE_SIZE = 25
@@ -18,6 +19,30 @@ BATCH_GET_SIZE = 100
 BATCH_BUDGET_SECONDS = 20.0
 
 Owns = Callable[[dict[str, str]], bool]
+
+
+@contextmanager
+def refused_as(refusal: Exception) -> Iterator[None]:
+    """A write whose condition DynamoDB refuses (``ConditionalCheckFailedException``) raises
+    ``refusal``, the domain's name for it; any other error passes unchanged."""
+    try:
+        yield
+    except Exception as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            raise refusal from error
+        raise
+
+
+class OnTable:
+    """A repository of one DynamoDB table. The client is asked for at each use (it is cached),
+    never at construction: building a repository does no AWS work."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    @property
+    def _db(self) -> Any:
+        return aws.dynamodb()
 
 
 def query_all(

@@ -20,10 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from journeys_core.clock import format_timestamp
-from journeys_core.data import aws
 from journeys_core.data.codec import cancellation_reasons, dump_json, from_item, to_item
 from journeys_core.data.definitions import current_sk, org_pk
-from journeys_core.data.dynamo import Owns, batch_write, query_all, query_page
+from journeys_core.data.dynamo import OnTable, Owns, batch_write, query_all, query_page
 from journeys_core.domain.execution_ids import execution_id_from_text, execution_sort_part
 from journeys_core.errors import NotFound
 from journeys_core.models.execution import ExecutionRecord
@@ -65,14 +64,10 @@ def _execution_from_item(item: Mapping[str, Any]) -> ExecutionRecord:
     return ExecutionRecord.model_validate(values)
 
 
-class ExecutionsRepository:
+class ExecutionsRepository(OnTable):
     def __init__(self, table_name: str, definitions_table: str) -> None:
-        self.table = table_name
+        super().__init__(table_name)
         self.definitions_table = definitions_table
-
-    @property
-    def _db(self) -> Any:
-        return aws.dynamodb()
 
     def record(self, org: str, journey_name: str, executions: Sequence[ExecutionRecord]) -> None:
         """Write executions of one journey, up to 99 per transaction with the counters.

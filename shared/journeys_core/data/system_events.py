@@ -29,9 +29,8 @@ from datetime import datetime
 from typing import Any
 
 from journeys_core.clock import format_timestamp
-from journeys_core.data import aws
 from journeys_core.data.codec import dump_json, error_code, from_item, to_item
-from journeys_core.data.dynamo import UpdateExpression, batch_get, batch_write
+from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_get, batch_write
 from journeys_core.domain.stale_monitor import (
     CLAIM_LEASE,
     GATE_CLAIMED,
@@ -99,16 +98,7 @@ def event_from_item(item: dict[str, Any]) -> SystemEvent:
     return SystemEvent.model_validate(values)
 
 
-class _OnSystemEventsTable:
-    def __init__(self, table_name: str) -> None:
-        self.table = table_name
-
-    @property
-    def _db(self) -> Any:
-        return aws.dynamodb()
-
-
-class SystemEventsRepository(_OnSystemEventsTable):
+class SystemEventsRepository(OnTable):
     """Inbound domain events and emitted timeouts, with what the service did with each."""
 
     def record(self, event: SystemEvent) -> bool:
@@ -224,7 +214,7 @@ class SystemEventsRepository(_OnSystemEventsTable):
         raise RuntimeError(f"the results of event {event_id!r} kept changing; not recorded")
 
 
-class TimeoutGatesRepository(_OnSystemEventsTable):
+class TimeoutGatesRepository(OnTable):
     """At most one timeout per stuck (patient, journey, stage) stay per 24 hours."""
 
     def claim_timeout(
@@ -315,7 +305,7 @@ class TimeoutGatesRepository(_OnSystemEventsTable):
         return [found.get(gate.key["pk"]["S"]) for gate in gates]
 
 
-class EmailClaimsRepository(_OnSystemEventsTable):
+class EmailClaimsRepository(OnTable):
     """One email per event, whoever wants to send it."""
 
     def claim_email(self, org: str, event_id: str, claimant: str) -> bool | None:
@@ -350,7 +340,7 @@ class EmailClaimsRepository(_OnSystemEventsTable):
         return str(receipt) if receipt else None
 
 
-class MonitorCheckpointRepository(_OnSystemEventsTable):
+class MonitorCheckpointRepository(OnTable):
     """Where a scheduled monitor run that was cut short stopped."""
 
     def load_checkpoint(self) -> Checkpoint | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from journeys_core.models.common import BoundedDate, Page, Strict
 from journeys_core.models.journey import NAME_PATTERN
@@ -91,6 +91,9 @@ class TimelineRequest(Strict):
 
 
 class TimelineEvent(BaseModel):
+    # Validated straight from the domain's ScheduledEvent (same fields, read as attributes).
+    model_config = ConfigDict(from_attributes=True)
+
     event_id: str
     name: str
     event_type: str | None

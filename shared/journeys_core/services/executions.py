@@ -20,7 +20,6 @@ from journeys_core.models.execution import (
     ExecutionCreate,
     ExecutionPage,
     ExecutionRecord,
-    TimelineEvent,
     TimelineRequest,
     TimelineResponse,
 )
@@ -118,19 +117,7 @@ def generate_timelines(org: str, name_or_id: str, request: TimelineRequest) -> T
             raise InvalidInput(f"start_date: {error}") from error
         elapsed_ms = int((time.perf_counter() - began) * 1000)
         total += len(scheduled)
-        events = [
-            TimelineEvent(
-                event_id=e.event_id,
-                name=e.name,
-                event_type=e.event_type,
-                product=e.product,
-                scheduled_date=e.scheduled_date,
-                day_offset=e.day_offset,
-                occurrence=e.occurrence,
-            )
-            for e in scheduled
-        ]
-        timeline = EntityTimeline(entity_id=entity_id, events=events)
+        timeline = EntityTimeline(entity_id=entity_id, events=scheduled)
         if request.record_execution:
             end = start + horizon if horizon is not None else None
             if end is None and scheduled:
