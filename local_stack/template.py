@@ -3,8 +3,9 @@
 Everything the local stack creates or serves (tables, queues, the bus and its rule, routes,
 function environments) is read from the SAM template here, so the local stack cannot drift
 from what is deployed. cfn-lint parses the template; the intrinsic functions the template uses
-(Ref, GetAtt, Sub, Select, Split) are resolved against the local resources; the resource types
-it declares are created in moto, one creator per type (``RESOURCE_KINDS``).
+(Ref, GetAtt, Sub, Select, Split, and If over the Conditions) are resolved against the local
+resources; the resource types it declares are created in moto, one creator per type
+(``RESOURCE_KINDS``).
 """
 
 from __future__ import annotations
@@ -105,6 +106,16 @@ class Resolver:
             "Fn::Sub": self._sub,
             "Fn::Select": lambda args: self.resolve(args[1])[int(self.resolve(args[0]))],
             "Fn::Split": lambda args: self.resolve_string(args[1]).split(str(args[0])),
+            "Fn::If": self._if,
+        }
+        self._conditions: dict[str, Callable[[Any], bool]] = {
+            "Fn::Equals": lambda args: (
+                as_string(self.resolve(args[0])) == as_string(self.resolve(args[1]))
+            ),
+            "Fn::Not": lambda args: not self.condition_holds(args[0]),
+            "Fn::And": lambda args: all(map(self.condition_holds, args)),
+            "Fn::Or": lambda args: any(map(self.condition_holds, args)),
+            "Condition": lambda name: self.condition(name),
         }
 
     def resolve(self, value: Any) -> Any:
@@ -131,6 +142,21 @@ class Resolver:
         if "Default" not in parameter:
             raise KeyError(f"parameter {name!r} has no Default to run locally with")
         return as_string(parameter["Default"])
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions, with the parameters' defaults."""
+        conditions = self.template.get("Conditions") or {}
+        if name not in conditions:
+            raise KeyError(f"unknown condition {name!r}")
+        return self.condition_holds(conditions[name])
+
+    def condition_holds(self, expression: Any) -> bool:
+        (key, argument), *_ = expression.items()
+        return self._conditions[key](argument)
+
+    def _if(self, argument: Any) -> Any:
+        name, when_true, when_false = argument
+        return self.resolve(when_true if self.condition(name) else when_false)
 
     def _ref(self, name: Any) -> Any:
         name = self.resolve(name)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from journeys_core.clock import utc_now
 from journeys_core.http import Admin, build_resolver, logger, metrics
 from journeys_core.models.stale_monitor import StaleCheckResult
+from journeys_core.observability import traced
 from journeys_core.services.stale_monitor import check_stale_journeys
 
 app = build_resolver()
@@ -36,6 +37,7 @@ def check_stale_journeys_now(
     return result
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

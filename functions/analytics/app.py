@@ -16,13 +16,16 @@ from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponseContentSchema,
 )
 from aws_lambda_powertools.logging import correlation_paths
+from sign_in import CONFIG_ASSET, config_script, token_origins
 from static_assets import StaticAssets
 
 from journeys_core.http import Staff, build_resolver, logger, metrics
 from journeys_core.models.analytics import JourneyAnalytics
 from journeys_core.models.common import BoundedDatetime
 from journeys_core.models.journey import NAME_PATTERN
+from journeys_core.observability import traced
 from journeys_core.services import analytics
+from journeys_core.settings import get_settings
 
 app = build_resolver()
 dashboard = StaticAssets(FilePath(__file__).resolve().parent / "dashboard")
@@ -71,7 +74,7 @@ def journey_analytics(
     description=PUBLIC,
 )
 def dashboard_page() -> Response[str]:
-    return dashboard.response("index.html")
+    return dashboard.response("index.html", connect_origins=token_origins(get_settings()))
 
 
 @app.get(
@@ -83,9 +86,12 @@ def dashboard_page() -> Response[str]:
     description=PUBLIC,
 )
 def dashboard_asset(asset: Annotated[str, Path(min_length=1, max_length=100)]) -> Response[str]:
+    if asset == CONFIG_ASSET:  # made from this deployment's settings
+        return dashboard.response(asset, body=config_script(get_settings()))
     return dashboard.response(asset)
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -19,11 +19,16 @@ CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
-# Everything the page loads comes from this origin; data goes to this origin's API only.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
+
+
+def content_security_policy(connect_origins: tuple[str, ...] = ()) -> str:
+    """Everything the page loads comes from this origin; data goes to this origin's API only,
+    and tokens come from ``connect_origins`` (the hosted sign-in's token endpoint)."""
+    connect = " ".join(("'self'", *connect_origins))
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
 
 
 class StaticAssets:
@@ -37,18 +42,21 @@ class StaticAssets:
             raise NotFound(f"no such file: {name}")
         return path.read_text(encoding="utf-8")
 
-    def response(self, name: str) -> Response[str]:
-        """The file as a 200 answer; NotFound (404) for any other name."""
+    def response(
+        self, name: str, body: str | None = None, connect_origins: tuple[str, ...] = ()
+    ) -> Response[str]:
+        """The file (or ``body``, made for this deployment) as a 200 answer; NotFound (404)
+        for any other name."""
         if not _ASSET_NAME.fullmatch(name):
             raise NotFound(f"no such file: {name}")
         suffix = Path(name).suffix
         return Response(
             status_code=200,
             content_type=CONTENT_TYPES[suffix],
-            body=self._read(name),
+            body=self._read(name) if body is None else body,
             headers={
                 "Cache-Control": "no-cache",
-                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Content-Security-Policy": content_security_policy(connect_origins),
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
             },

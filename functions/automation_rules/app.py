@@ -21,6 +21,7 @@ from journeys_core.models.automation import (
     EventAccepted,
     PlaybookResult,
 )
+from journeys_core.observability import traced
 from journeys_core.services import automation_rules, domain_events
 
 app = build_resolver()
@@ -120,6 +121,7 @@ def submit_event(body: DomainEventSubmission, caller: Integration) -> Response[d
     return _json(202, accepted)
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from journeys_core.models.journey import (
 )
 from journeys_core.models.migration import MigrationPreview, MigrationRequest, MigrationStatus
 from journeys_core.models.simulation import SimulationRequest, SimulationResult
+from journeys_core.observability import traced
 from journeys_core.services import definitions, executions, migrations
 
 app = build_resolver()
@@ -268,6 +269,7 @@ def list_journey_templates(caller: Reader) -> JourneyTemplateList:
     return definitions.list_journey_templates(caller.org)
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

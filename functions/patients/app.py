@@ -21,6 +21,7 @@ from journeys_core.models.patient import (
     StageMove,
     StageMoveRequest,
 )
+from journeys_core.observability import traced
 from journeys_core.services import patients
 
 app = build_resolver()
@@ -113,6 +114,7 @@ def journey_history(
     return patients.journey_history(caller.org, patient_id, key, limit, cursor, episode)
 
 
+@traced
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

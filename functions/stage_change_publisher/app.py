@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -22,28 +21,42 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from journeys_core.observability import logger, metrics, record_failure, traced
 from journeys_core.services.stage_changes import announce_stage_change
 
-logger = Logger()
-metrics = Metrics()
+NOT_PUBLISHED = "StageChangeNotPublished"
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+# What finds the entry in the journey log (and the patient it moved).
+ENTRY_IDS = {
+    "log_entry_id": "id",
+    "organization_id": "organization_id",
+    "patient_id": "patient_id",
+    "journey_key": "journey_key",
+}
 
 
 def publish_stage_change(record: DynamoDBRecord) -> None:
     if record.event_name != DynamoDBRecordEventName.INSERT:
         return  # log entries are only ever inserted; nothing else is a stage change
-    if record.dynamodb is None:
-        raise ValueError(f"stream record {record.event_id} carries no item")
+    ids: dict[str, Any] = {"stream_event_id": record.event_id}
     try:
-        event_id = announce_stage_change(record.dynamodb.new_image)
-    except Exception:
+        if record.dynamodb is None:
+            raise ValueError(f"stream record {record.event_id} carries no item")
+        ids["sequence_number"] = record.dynamodb.sequence_number
+        image = record.dynamodb.new_image
+        ids |= {name: image.get(key) for name, key in ENTRY_IDS.items()}
+        event_id = announce_stage_change(image)
+    except Exception as error:
         # Reported as this record's failure: Lambda retries it, then sends it to the DLQ.
-        logger.exception("stage change not published", extra={"stream_event_id": record.event_id})
+        record_failure("stage change not published", NOT_PUBLISHED, error, **ids)
         raise
     logger.info("stage change published", extra={"event_id": event_id})
     metrics.add_metric(name="StageChangePublished", unit=MetricUnit.Count, value=1)
 
 
+@traced
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -24,15 +23,17 @@ from pydantic import BaseModel
 
 from journeys_core.errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized
 from journeys_core.models.common import is_organization_id
+from journeys_core.observability import logger, metrics, record_failure, record_refusal
 from journeys_core.settings import get_settings
 
-logger = Logger()
-metrics = Metrics()
+__all__ = ["logger", "metrics"]  # the handlers' Powertools logger and metrics, from here
 
 ROLES = ("staff", "admin")
 # Machine callers (payment, forms, booking systems): the only ones who may submit domain
 # events, which stage guards count. A person is never one, whatever else they are.
 INTEGRATION_GROUP = "integration"
+# The scope of the user pool's resource server that a machine client's access token carries.
+INTEGRATION_SCOPE = "journeys/events.write"
 
 
 def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -75,6 +76,9 @@ def parse_groups(raw: Any) -> frozenset[str]:
 def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     if not claims or not claims.get("sub"):
         raise Unauthorized("Unauthorized")
+    machine = _integration_client(claims)
+    if machine is not None:
+        return machine
     org = str(claims.get("custom:org_id") or "")
     if not org:
         raise Forbidden("the token carries no organization (custom:org_id)")
@@ -82,6 +86,19 @@ def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
         # Refused before any key is built from it (see ORGANIZATION_PATTERN).
         raise Forbidden("the token's organization (custom:org_id) is not a valid id")
     return Caller(sub=str(claims["sub"]), org=org, roles=parse_groups(claims.get("cognito:groups")))
+
+
+def _integration_client(claims: Mapping[str, Any]) -> Caller | None:
+    """A machine client's access token (client credentials: no user, no custom:org_id) with
+    the integration scope, from a client this function maps to an organization."""
+    scopes = str(claims.get("scope") or "").split()
+    if claims.get("token_use") != "access" or INTEGRATION_SCOPE not in scopes:
+        return None
+    client_id = str(claims.get("client_id") or "")
+    org = get_settings().integration_organization(client_id)
+    if org is None or not is_organization_id(org):
+        return None
+    return Caller(sub=client_id, org=org, roles=frozenset({INTEGRATION_GROUP}))
 
 
 # Route dependencies: ``caller: Admin`` in a route's signature refuses the request (401/403)
@@ -202,6 +219,28 @@ def _nesting_depth(value: Any) -> int:
     return deepest
 
 
+def request_ids(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What finds a request again: its id (also in the API's access log), its route, and the
+    caller's organization and subject."""
+    context = event.get("requestContext") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
+    return {
+        "request_id": context.get("requestId"),
+        "route": event.get("routeKey"),
+        "organization_id": claims.get("custom:org_id"),
+        "sub": claims.get("sub"),
+    }
+
+
+def record_answer(event: Mapping[str, Any], status: int, message: str, code: str) -> None:
+    """One line and one metric per error answer: refused (4xx), or failed (5xx)."""
+    ids = {"status": status, "code": code, **request_ids(event)}
+    if status >= 500:
+        record_failure("request failed", "RequestFailed", reason=message, **ids)
+    else:
+        record_refusal("request refused", "RequestRefused", message, **ids)
+
+
 class JourneysResolver(APIGatewayHttpResolver):
     """An HTTP API resolver that refuses oversized and non-JSON bodies before parsing anything."""
 
@@ -209,7 +248,12 @@ class JourneysResolver(APIGatewayHttpResolver):
         refusal = _refuse_body(event)
         if refusal is not None:
             return refusal
-        return super().resolve(event, context)
+        try:
+            return super().resolve(event, context)
+        except Exception as error:
+            # Not caught: Lambda reports the error and the API answers 500; said here first.
+            record_failure("request failed", "RequestFailed", error, **request_ids(event))
+            raise
 
 
 def _refuse_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -220,11 +264,11 @@ def _refuse_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     limit = get_settings().max_body_bytes
     if size > limit:
-        return _raw_error(413, f"the body is over {limit} bytes", "payload_too_large")
+        return _raw_error(event, 413, f"the body is over {limit} bytes", "payload_too_large")
     headers = {str(key).lower(): value for key, value in (event.get("headers") or {}).items()}
     content_type = str(headers.get("content-type") or "")
     if body and content_type and not _is_json(content_type):
-        return _raw_error(415, UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        return _raw_error(event, 415, UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
     return None
 
 
@@ -235,7 +279,8 @@ def _is_json(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() == content_types.APPLICATION_JSON
 
 
-def _raw_error(status: int, message: str, code: str) -> dict[str, Any]:
+def _raw_error(event: Mapping[str, Any], status: int, message: str, code: str) -> dict[str, Any]:
+    record_answer(event, status, message, code)
     return {
         "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
@@ -248,11 +293,13 @@ def build_resolver() -> JourneysResolver:
     """The resolver every API function uses, with errors mapped to HTTP in one place."""
     app = JourneysResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 
+    def answer(status: int, message: str, code: str, **extra: Any) -> Response:
+        record_answer(app.current_event.raw_event, status, message, code)
+        return _json_response(status, error_body(status, message, code, **extra))
+
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response:
-        response = _json_response(
-            error.status_code, error_body(error.status_code, error.message, error.code)
-        )
+        response = answer(error.status_code, error.message, error.code)
         if isinstance(error, ServiceUnavailable):  # AWS throttled us: nothing was written
             response.headers["Retry-After"] = "1"
         return response
@@ -260,21 +307,19 @@ def build_resolver() -> JourneysResolver:
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response:
         message, detail = _describe_validation_errors(list(error.errors()))
-        return _json_response(422, error_body(422, message, "validation_error", detail=detail))
+        return answer(422, message, "validation_error", detail=detail)
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(error: RequestUnsupportedContentType) -> Response:
-        return _json_response(
-            415, error_body(415, UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-        )
+        return answer(415, UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(error: UnicodeDecodeError) -> Response:
-        return _json_response(400, error_body(400, "the body is not UTF-8 text", "bad_body"))
+        return answer(400, "the body is not UTF-8 text", "bad_body")
 
     @app.exception_handler(base64.binascii.Error)  # type: ignore[attr-defined]
     def _bad_base64(error: Exception) -> Response:
-        return _json_response(400, error_body(400, "the body could not be decoded", "bad_body"))
+        return answer(400, "the body could not be decoded", "bad_body")
 
     return app
 

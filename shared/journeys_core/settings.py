@@ -71,6 +71,22 @@ class Settings(BaseModel):
         default=366, ge=1, le=3660, alias="ANALYTICS_MAX_PERIOD_DAYS"
     )
     stage: str = Field(default="dev", alias="STAGE")
+    # The dashboard's hosted sign-in (all three, or none: the page then takes a pasted token).
+    dashboard_sign_in_url: str = Field(default="", alias="DASHBOARD_SIGN_IN_URL")
+    dashboard_client_id: str = Field(default="", alias="DASHBOARD_CLIENT_ID")
+    dashboard_redirect_uri: str = Field(default="", alias="DASHBOARD_REDIRECT_URI")
+    # Machine clients (client credentials) and the organization each acts for:
+    # "client-id=org-id,...". Their access tokens carry no custom:org_id of their own.
+    integration_clients: str = Field(default="", alias="INTEGRATION_CLIENTS")
+
+    def integration_organization(self, client_id: str) -> str | None:
+        """The organization a machine client acts for, if it is one this function knows."""
+        for pair in self.integration_clients.split(","):
+            client, _, org = pair.strip().partition("=")
+            if client and org and client == client_id:
+                return org
+        return None
+
     max_body_bytes: int = Field(default=256 * 1024, alias="MAX_BODY_BYTES")
 
     definitions_table: ClassVar[_Resource] = _Resource()

@@ -13,7 +13,7 @@ import pytest
 
 from journeys_core.data.aws import dynamodb
 from tests.conftest import ApiResult, invoke, invoke_sample
-from tests.support.events import load_sample
+from tests.support.events import dashboard_event
 from tests.support.patients import KEY, RETREAT, define_journey, move
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -258,12 +258,7 @@ def test_dates_without_a_time_or_zone_are_read_as_utc(clock: Clock) -> None:
 
 
 def dashboard_file(name: str | None) -> ApiResult:
-    if name is None:
-        return invoke("analytics", load_sample("analytics/dashboard-page"))
-    event = load_sample("analytics/dashboard-asset")
-    event["pathParameters"] = {"asset": name}
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/dashboard/{name}"
-    return invoke("analytics", event)
+    return invoke("analytics", dashboard_event(name))
 
 
 def test_the_dashboard_page_needs_no_token_and_loads_nothing_from_elsewhere() -> None:

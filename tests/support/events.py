@@ -70,3 +70,13 @@ def api_event(
     if sub is not None:
         claims["sub"] = sub
     return event
+
+
+def dashboard_event(asset: str | None = None) -> dict[str, Any]:
+    """A browser's request for the dashboard's page, or for one of its files by name."""
+    if asset is None:
+        return load_sample("analytics/dashboard-page")
+    event = load_sample("analytics/dashboard-asset")
+    event["pathParameters"] = {"asset": asset}
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/dashboard/{asset}"
+    return event

@@ -8,6 +8,7 @@ import pytest
 
 from journeys_core.errors import Forbidden, Unauthorized
 from journeys_core.http import MAX_JSON_DEPTH, caller_from_claims, parse_groups, parse_json_body
+from journeys_core.settings import get_settings
 
 
 @pytest.mark.parametrize(
@@ -62,3 +63,34 @@ def test_request_json_numbers_must_be_finite(number: str) -> None:
 
 def test_request_json_keeps_large_integers_exactly() -> None:
     assert parse_json_body('{"n": 1000000000000000000000000000000}') == {"n": 10**30}
+
+
+MACHINE_TOKEN = {
+    "sub": "7integrationclient",
+    "client_id": "7integrationclient",
+    "token_use": "access",
+    "scope": "journeys/events.write",
+}
+
+
+def test_a_mapped_integration_client_acts_for_its_organization_in_the_integration_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTEGRATION_CLIENTS", "other=org-b, 7integrationclient=clinic-1")
+    get_settings.cache_clear()
+    try:
+        caller = caller_from_claims(MACHINE_TOKEN)
+        unmapped = {**MACHINE_TOKEN, "client_id": "stranger", "sub": "stranger"}
+        without_scope = {**MACHINE_TOKEN, "scope": "openid"}
+        id_token = {**MACHINE_TOKEN, "token_use": "id"}
+
+        assert (caller.org, caller.roles, caller.actor) == (
+            "clinic-1",
+            frozenset({"integration"}),
+            "7integrationclient",
+        )
+        for claims in (unmapped, without_scope, id_token):
+            with pytest.raises(Forbidden, match="custom:org_id"):
+                caller_from_claims(claims)
+    finally:
+        get_settings.cache_clear()

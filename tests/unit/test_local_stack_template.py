@@ -282,6 +282,29 @@ Parameters:
     assert resolver.resolve({"Fn::Sub": "${!Literal}-${Stage}"}) == "${Literal}-prod"
 
 
+def test_if_follows_the_templates_conditions_with_parameter_defaults() -> None:
+    template = parse_template(
+        """
+Parameters:
+  Mode: {Type: String, Default: pool}
+  Topic: {Type: String, Default: ""}
+Conditions:
+  Pool: !Equals [!Ref Mode, pool]
+  HasTopic: !Not [!Equals [!Ref Topic, ""]]
+  PoolWithTopic: !And [!Condition Pool, !Condition HasTopic]
+  Either: !Or [!Condition Pool, !Condition HasTopic]
+"""
+    )
+    resolver = Resolver(template)
+
+    assert resolver.resolve({"Fn::If": ["Pool", "made", "given"]}) == "made"
+    assert resolver.resolve({"Fn::If": ["PoolWithTopic", "both", "not both"]}) == "not both"
+    assert resolver.resolve({"Fn::If": ["Either", ["a"], ["b"]]}) == ["a"]
+    assert resolver.resolve([{"Fn::If": ["HasTopic", "x", {"Ref": "AWS::NoValue"}]}]) == []
+    with pytest.raises(KeyError, match="Missing"):
+        resolver.resolve({"Fn::If": ["Missing", 1, 2]})
+
+
 # -- functions and routes ----------------------------------------------------------------
 
 

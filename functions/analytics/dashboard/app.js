@@ -16,6 +16,7 @@ import {
   table,
 } from "./dom.js";
 import { funnelChart } from "./funnel.js";
+import { setUpHostedSignIn } from "./signin.js";
 import { simulateView } from "./simulate.js";
 
 const $ = (id) => document.getElementById(id);
@@ -593,7 +594,7 @@ function start() {
       }
     });
   });
-  render();
+  setUpHostedSignIn().catch(alertError).finally(render);
 }
 
 start();
