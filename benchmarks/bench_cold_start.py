@@ -26,6 +26,7 @@ TARGETS = {
     "admin": 2.0,
     "analytics": 2.0,
     "migrations": 2.0,
+    "journey_rollups": 2.0,
 }
 
 _TIMED_IMPORT = (

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .errors import error_from_response
-from .models import JourneyLogEntry, Patient, StageMember
+from .models import JourneyLogEntry, LogVerification, Patient, StageMember
 from .transport import Pager, path_segment, without_none
 
 
@@ -86,6 +86,14 @@ class PatientsApi(Pager):
         """The patient's journey log in journey ``key``, oldest first, over every page."""
         path = f"/patients/{path_segment(patient_id)}/journeys/{path_segment(key)}/history"
         return list(self._iterate(path, JourneyLogEntry, {}, limit))
+
+    def verify_history(self, patient_id: str, key: str) -> LogVerification:
+        """Check the patient's journey log in journey ``key`` hash by hash (admin):
+        ``valid``, and the first entry that does not hold. NotFoundError for a patient
+        never in the journey, AuthError for a caller who is not an admin."""
+        path = f"/patients/{path_segment(patient_id)}/journeys/{path_segment(key)}/history/verify"
+        answer = self._http.call("GET", path, idempotent=True)
+        return LogVerification.model_validate(answer.json())
 
     def in_stage(self, journey_key: str, stage: str, limit: int | None = None) -> list[StageMember]:
         """Who stands in ``stage`` of journey ``journey_key`` now, longest first."""

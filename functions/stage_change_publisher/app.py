@@ -27,11 +27,26 @@ from journeys_core.services.stage_changes import announce_stage_change
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# The template's JourneyLogTamperingAlarm watches this metric.
+LOG_TAMPERING_METRIC = "JourneyLogEntryChanged"
 
 
 def publish_stage_change(record: DynamoDBRecord) -> None:
     if record.event_name != DynamoDBRecordEventName.INSERT:
-        return  # log entries are only ever inserted; nothing else is a stage change
+        # Entries are only ever inserted: a MODIFY or REMOVE is someone rewriting or deleting
+        # the log (IAM cannot stop a transactional Put from replacing an entry). Counted, and
+        # the template's alarm on the metric pages someone; never announced.
+        keys = record.dynamodb.keys if record.dynamodb else None
+        logger.warning(
+            "journey log entry changed after it was written",
+            extra={
+                "stream_event_id": record.event_id,
+                "stream_event_name": record.event_name.name if record.event_name else None,
+                "log_keys": keys,
+            },
+        )
+        metrics.add_metric(name=LOG_TAMPERING_METRIC, unit=MetricUnit.Count, value=1)
+        return
     if record.dynamodb is None:
         raise ValueError(f"stream record {record.event_id} carries no item")
     try:
