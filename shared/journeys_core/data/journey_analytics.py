@@ -68,13 +68,9 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
+@dataclass(frozen=True)
 class JourneyRollupsRepository:
-    def __init__(self, table_name: str) -> None:
-        self.table = table_name
-
-    @property
-    def _db(self) -> Any:
-        return aws.dynamodb()
+    table: str
 
     # -- writes (the log's stream consumer) -----------------------------------------------
 
@@ -93,6 +89,7 @@ class JourneyRollupsRepository:
                     update.add(name, counters[name])
                 actions.append(self._update(key, update))
         expires = int((now + BATCH_MARKER_LIFETIME).timestamp())
+        db = aws.dynamodb()
         for number, chunk in enumerate(_chunks(actions, TRANSACTION_ITEMS - 1)):
             marker = {
                 "Put": {
@@ -107,8 +104,8 @@ class JourneyRollupsRepository:
             }
             try:
                 with throttling_as_unavailable("journey rollups"):
-                    self._db.transact_write_items(TransactItems=[marker, *chunk])
-            except self._db.exceptions.TransactionCanceledException as error:
+                    db.transact_write_items(TransactItems=[marker, *chunk])
+            except db.exceptions.TransactionCanceledException as error:
                 if cancellation_reasons(error)[:1] != ["ConditionalCheckFailed"]:
                     raise
                 # This part of the batch was applied by an earlier delivery.
@@ -171,7 +168,7 @@ class JourneyRollupsRepository:
     def stages_seen(self, org: str, journey_key: str, tally: ReadTally) -> frozenset[str]:
         """Every stage the journey's log entries ever named."""
         with throttling_as_unavailable("journey analytics"):
-            response = self._db.get_item(
+            response = aws.dynamodb().get_item(
                 TableName=self.table,
                 Key={"pk": {"S": journey_rollup_pk(org, journey_key)}, "sk": {"S": STAGES_SK}},
             )
