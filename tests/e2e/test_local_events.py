@@ -1,7 +1,7 @@
 """The local stack delivers events to functions as AWS would: a stage move over HTTP goes
 through the journey log's stream to the publisher and out on the bus, and to the analytics
-rollups; a domain event on the
-bus reaches the automation engine through its queue; schedules fire by hand."""
+rollups; a domain event on the bus reaches the automation engine through its queue;
+schedules fire by hand."""
 
 from __future__ import annotations
 
