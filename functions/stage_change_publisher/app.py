@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
@@ -31,22 +32,26 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 LOG_TAMPERING_METRIC = "JourneyLogEntryChanged"
 
 
+def count_changed_entries(event: dict[str, Any]) -> None:
+    """Entries are only ever inserted: a MODIFY or REMOVE is someone rewriting or deleting
+    the log (IAM cannot stop a transactional Put from replacing an entry). Each is logged and
+    counted, and the template's alarm on the metric pages someone; none is announced."""
+    for record in DynamoDBStreamEvent(event).records:
+        if record.event_name in (DynamoDBRecordEventName.MODIFY, DynamoDBRecordEventName.REMOVE):
+            logger.warning(
+                "journey log entry changed after it was written",
+                extra={
+                    "stream_event_id": record.event_id,
+                    "stream_event_name": record.event_name.name,
+                    "log_keys": record.dynamodb.keys if record.dynamodb else None,
+                },
+            )
+            metrics.add_metric(name=LOG_TAMPERING_METRIC, unit=MetricUnit.Count, value=1)
+
+
 def publish_stage_change(record: DynamoDBRecord) -> None:
     if record.event_name != DynamoDBRecordEventName.INSERT:
-        # Entries are only ever inserted: a MODIFY or REMOVE is someone rewriting or deleting
-        # the log (IAM cannot stop a transactional Put from replacing an entry). Counted, and
-        # the template's alarm on the metric pages someone; never announced.
-        keys = record.dynamodb.keys if record.dynamodb else None
-        logger.warning(
-            "journey log entry changed after it was written",
-            extra={
-                "stream_event_id": record.event_id,
-                "stream_event_name": record.event_name.name if record.event_name else None,
-                "log_keys": keys,
-            },
-        )
-        metrics.add_metric(name=LOG_TAMPERING_METRIC, unit=MetricUnit.Count, value=1)
-        return
+        return  # log entries are only ever inserted; nothing else is a stage change
     if record.dynamodb is None:
         raise ValueError(f"stream record {record.event_id} carries no item")
     try:
@@ -62,6 +67,7 @@ def publish_stage_change(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    count_changed_entries(event)
     return process_partial_response(
         event=event,
         record_handler=publish_stage_change,
