@@ -30,6 +30,7 @@ TARGETS = {
     "admin": 2.0,
     "analytics": 2.0,
     "migrations": 2.0,
+    "journey_rollups": 2.0,
 }
 
 # The functions whose cold start with tracing on is shown (the API's busiest and the engine).

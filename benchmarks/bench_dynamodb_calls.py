@@ -92,6 +92,11 @@ def call(function_dir: str, sample: str, **changes: Any) -> dict[str, Any]:
         event["body"] = json.dumps(changes["body"])
     if "query" in changes:
         event["queryStringParameters"] = changes["query"]
+    for name, value in changes.get("path", {}).items():  # the resolver routes on rawPath
+        old = f"/{event['pathParameters'][name]}"
+        event["rawPath"] = event["rawPath"].replace(old, f"/{value}")
+        event["requestContext"]["http"]["path"] = event["rawPath"]
+        event["pathParameters"][name] = value
     module = importlib.import_module(f"functions.{function_dir}.app")
     response: dict[str, Any] = module.handler(event, BenchContext())
     return response

@@ -208,6 +208,7 @@ class Enrollment(_Record):
     episode: int = 1
     ended_at: datetime | None = None
     episodes_ended: int = 0
+    log_hash: str | None = None
 
 
 class Patient(_Record):
@@ -245,6 +246,34 @@ class JourneyLogEntry(_Record):
     definition_version: int
     episode: int = 1
     guard_overridden: list[str] | None = None
+    from_entered_at: datetime | None = None
+    reentered_from: str | None = None
+    previous_hash: str | None = None
+    entry_hash: str | None = None
+
+
+class InvalidLogEntry(_Record):
+    """The first entry of a journey log that does not hold: ``problem`` is ``content`` (not
+    what its hash says), ``link`` (does not name the previous hash), ``unchained`` (no hash
+    after the chain began) or ``anchor`` (not the entry the enrollment was moved with)."""
+
+    openapi_schema = "InvalidLogEntry"
+
+    entry_id: str
+    position: int
+    changed_at: datetime
+    problem: str
+
+
+class LogVerification(_Record):
+    """``patients.verify_history``: the journey log walked hash by hash, oldest first."""
+
+    openapi_schema = "LogVerification"
+
+    entries: int
+    valid: bool
+    first_invalid: InvalidLogEntry | None
+    unchained: int
 
 
 class StageMember(_Record):

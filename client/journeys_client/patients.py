@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from .errors import error_from_response
-from .models import JourneyLogEntry, Patient, StageMember
+from .models import JourneyLogEntry, LogVerification, Patient, StageMember
 from .operations import operation
 from .transport import Pager, path_segment, without_none
 
@@ -94,6 +94,15 @@ class PatientsApi(Pager):
         iterate (``episode``: that episode only)."""
         path = f"/patients/{path_segment(patient_id)}/journeys/{path_segment(key)}/history"
         return self._iterate(path, JourneyLogEntry, {"episode": episode}, limit)
+
+    @operation("verifyJourneyHistory")
+    def verify_history(self, patient_id: str, key: str) -> LogVerification:
+        """Check the patient's journey log in journey ``key`` hash by hash (admin):
+        ``valid``, and the first entry that does not hold. NotFoundError for a patient
+        never in the journey, AuthError for a caller who is not an admin."""
+        path = f"/patients/{path_segment(patient_id)}/journeys/{path_segment(key)}/history/verify"
+        answer = self._http.call("GET", path, idempotent=True)
+        return LogVerification.model_validate(answer.json())
 
     @operation("getJourneyHistory")
     def history(

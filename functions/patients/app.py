@@ -10,11 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from journeys_core.errors import Forbidden
-from journeys_core.http import Cursor, Limit, Staff, build_resolver, logger, metrics
+from journeys_core.http import Admin, Cursor, Limit, Staff, build_resolver, logger, metrics
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
     JourneyHistoryPage,
+    LogVerification,
     PatientProfileUpdate,
     PatientView,
     StageMembersPage,
@@ -112,6 +113,18 @@ def journey_history(
     episode: Annotated[int | None, Query(ge=1)] = None,
 ) -> JourneyHistoryPage:
     return patients.journey_history(caller.org, patient_id, key, limit, cursor, episode)
+
+
+@app.get(
+    "/api/v1/patients/<patient_id>/journeys/<key>/history/verify",
+    operation_id="verifyJourneyHistory",
+    summary="Check a patient's journey log hash by hash (admin)",
+    tags=["Patients"],
+)
+def verify_journey_history(
+    patient_id: PatientId, key: JourneyKey, caller: Admin
+) -> LogVerification:
+    return patients.verify_journey_history(caller.org, patient_id, key)
 
 
 @traced

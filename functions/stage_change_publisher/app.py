@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
@@ -26,6 +27,25 @@ from journeys_core.services.stage_changes import announce_stage_change
 
 NOT_PUBLISHED = "StageChangeNotPublished"
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# The template's JourneyLogTamperingAlarm watches this metric.
+LOG_TAMPERING_METRIC = "JourneyLogEntryChanged"
+
+
+def count_changed_entries(event: dict[str, Any]) -> None:
+    """Entries are only ever inserted: a MODIFY or REMOVE is someone rewriting or deleting
+    the log (IAM cannot stop a transactional Put from replacing an entry). Each is logged and
+    counted, and the template's alarm on the metric pages someone; none is announced."""
+    for record in DynamoDBStreamEvent(event).records:
+        if record.event_name in (DynamoDBRecordEventName.MODIFY, DynamoDBRecordEventName.REMOVE):
+            logger.warning(
+                "journey log entry changed after it was written",
+                extra={
+                    "stream_event_id": record.event_id,
+                    "stream_event_name": record.event_name.name,
+                    "log_keys": record.dynamodb.keys if record.dynamodb else None,
+                },
+            )
+            metrics.add_metric(name=LOG_TAMPERING_METRIC, unit=MetricUnit.Count, value=1)
 
 
 # What finds the entry in the journey log (and the patient it moved).
@@ -60,6 +80,7 @@ def publish_stage_change(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    count_changed_entries(event)
     return process_partial_response(
         event=event,
         record_handler=publish_stage_change,

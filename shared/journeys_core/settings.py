@@ -25,6 +25,7 @@ RESOURCE_VARIABLES = {
     "executions_table": "EXECUTIONS_TABLE_NAME",
     "patients_table": "PATIENTS_TABLE_NAME",
     "journey_log_table": "JOURNEY_LOG_TABLE_NAME",
+    "rollups_table": "ROLLUPS_TABLE_NAME",
     "system_events_table": "SYSTEM_EVENTS_TABLE_NAME",
     "rules_table": "RULES_TABLE_NAME",
     "idempotency_table": "IDEMPOTENCY_TABLE_NAME",
@@ -93,6 +94,7 @@ class Settings(BaseModel):
     executions_table: ClassVar[_Resource] = _Resource()
     patients_table: ClassVar[_Resource] = _Resource()
     journey_log_table: ClassVar[_Resource] = _Resource()
+    rollups_table: ClassVar[_Resource] = _Resource()
     system_events_table: ClassVar[_Resource] = _Resource()
     rules_table: ClassVar[_Resource] = _Resource()
     idempotency_table: ClassVar[_Resource] = _Resource()

@@ -23,6 +23,7 @@ from journeys_client import (
     JourneysClient,
     JourneysError,
     JourneySummary,
+    LogVerification,
     Migration,
     MigrationPreview,
     NotFoundError,
@@ -324,6 +325,9 @@ def test_patients_upsert_get_move_and_history(client: JourneysClient) -> None:
     assert history[1].reason == "paid by card"
     assert history[0].actor == "local-user"
     assert len(client.patients.history("patient-001", "booking", limit=1)) == 1
+    verified = client.patients.verify_history("patient-001", "booking")
+    assert isinstance(verified, LogVerification)
+    assert (verified.entries, verified.valid, verified.first_invalid) == (2, True, None)
 
     members = client.patients.in_stage("booking", "CONFIRMED")
     assert [(m.patient_id, m.stage) for m in members] == [("patient-001", "CONFIRMED")]

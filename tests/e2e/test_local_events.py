@@ -1,6 +1,7 @@
 """The local stack delivers events to functions as AWS would: a stage move over HTTP goes
-through the journey log's stream to the publisher and out on the bus; a domain event on the
-bus reaches the automation engine through its queue; schedules fire by hand."""
+through the journey log's stream to the publisher and out on the bus, and to the analytics
+rollups; a domain event on the bus reaches the automation engine through its queue;
+schedules fire by hand."""
 
 from __future__ import annotations
 
@@ -220,3 +221,35 @@ def test_a_timeout_reaches_the_notifier_through_its_rule_and_emails_the_patient(
     assert after["failures"] == before["failures"], after["last_error"]
     assert after["deliveries"] == before["deliveries"] + 1
     assert ses.get_send_quota()["SentLast24Hours"] == sent_before + 1
+
+
+def test_a_stage_move_reaches_the_analytics_rollups_through_the_stream(
+    local_stack: LocalStack,
+) -> None:
+    # Given a journey of its own (the stack's other tests move patients in the built-ins)
+    journey = f"e2e-rollups-{uuid.uuid4().hex[:8]}"
+    admin = make_token(org=DEMO_ORG, roles=("admin", "staff"))
+    spec = {"stages": ["OPEN", "DONE"], "transitions": {"OPEN": ["DONE"]}}
+    saved = local_stack.request(
+        "POST", "/api/v1/journeys", token=admin, json={"name": journey, "journey_spec": spec}
+    )
+    assert saved.status == 201, saved.body
+
+    # When a patient enrolls and moves on over HTTP
+    path = "/api/v1/patients/e2e-rollup-patient/journey"
+    for stage in ("OPEN", "DONE"):
+        moved = local_stack.request(
+            "PATCH", path, token=admin, json={"key": journey, "status": stage}
+        )
+        assert moved.status == 200, moved.body
+
+    # Then the rollups function, fed by the log's stream, makes analytics count the stay
+    def counted() -> dict[str, Any] | None:
+        answer = local_stack.request("GET", f"/api/v1/analytics/journeys/{journey}", token=admin)
+        stages = {s["stage"]: s for s in answer.json()["stages"]}
+        done = stages["OPEN"]["conversions"] == [{"to_stage": "DONE", "count": 1, "rate": 1.0}]
+        return stages if done and stages["DONE"]["in_stage_now"] == 1 else None
+
+    stages = eventually(counted, "the move in the journey's analytics")
+    assert (stages["OPEN"]["entries"], stages["OPEN"]["in_stage_now"]) == (1, 0)
+    assert stages["OPEN"]["time_in_stage"]["ended"] == 1

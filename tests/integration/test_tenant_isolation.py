@@ -158,6 +158,9 @@ MATRIX: dict[str, list[Aim]] = {
     "GET /api/v1/patients/{patient_id}/journeys/{key}/history": [
         Aim("/api/v1/patients/{patient}/journeys/{journey}/history", 404, role="staff"),
     ],
+    "GET /api/v1/patients/{patient_id}/journeys/{key}/history/verify": [
+        Aim("/api/v1/patients/{patient}/journeys/{journey}/history/verify", 404),
+    ],
     # -- automation rules and domain events --------------------------------------------------
     "GET /api/v1/automation-rules": [
         Aim("/api/v1/automation-rules", 200, empty="items"),

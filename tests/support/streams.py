@@ -37,3 +37,26 @@ def lambda_stream_records(table_name: str) -> list[dict[str, Any]]:
                 records.append({**record, "dynamodb": change, "eventSourceARN": stream_arn})
             iterator = response.get("NextShardIterator")
     return records
+
+
+class RollupFeed:
+    """The journey rollups function fed the log table's stream records it has not had yet,
+    in one batch, as Lambda would deliver them."""
+
+    def __init__(self) -> None:
+        self.delivered: set[str] = set()
+
+    def __call__(self) -> dict[str, Any] | None:
+        import importlib
+        import os
+
+        from tests.conftest import LambdaContext
+
+        records = lambda_stream_records(os.environ["JOURNEY_LOG_TABLE_NAME"])
+        fresh = [r for r in records if r["eventID"] not in self.delivered]
+        if not fresh:
+            return None
+        handler = importlib.import_module("functions.journey_rollups.app").handler
+        answer = dict(handler({"Records": fresh}, LambdaContext()))
+        self.delivered.update(r["eventID"] for r in fresh)
+        return answer

@@ -136,7 +136,7 @@ def test_the_definitions_function_cannot_touch_the_log(logical_id: str) -> None:
     assert not _mentions(RESOURCES[logical_id]["Properties"].get("Policies"), LOG_TABLE)
 
 
-def test_only_the_publisher_reads_the_log_stream_and_it_announces_on_the_bus() -> None:
+def test_the_publisher_and_the_rollups_read_the_log_stream_and_the_publisher_announces() -> None:
     readers = [
         logical_id
         for logical_id, resource in RESOURCES.items()
@@ -146,9 +146,37 @@ def test_only_the_publisher_reads_the_log_stream_and_it_announces_on_the_bus() -
             for event in (resource["Properties"].get("Events") or {}).values()
         )
     ]
-    assert readers == ["StageChangePublisherFunction"]
+    # Two readers: as many as a DynamoDB stream serves per shard without throttling.
+    assert sorted(readers) == ["JourneyRollupsFunction", "StageChangePublisherFunction"]
+    rollups = RESOURCES["JourneyRollupsFunction"]["Properties"]["Events"]["JourneyLogStream"]
+    # counters are not idempotent: a failed batch is retried whole, never split
+    assert rollups["Properties"]["BisectBatchOnFunctionError"] is False
+    assert _mentions(
+        rollups["Properties"]["DestinationConfig"]["OnFailure"], "JourneyRollupsDeadLetterQueue"
+    )
     stream = RESOURCES["StageChangePublisherFunction"]["Properties"]["Events"]["JourneyLogStream"]
     properties = stream["Properties"]
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert _mentions(properties["DestinationConfig"]["OnFailure"], "StageChangeDeadLetterQueue")
     assert RESOURCES["JourneysBus"]["Type"] == "AWS::Events::EventBus"
+
+
+def test_a_changed_or_removed_entry_raises_the_alarm_on_the_publishers_metric() -> None:
+    """IAM cannot stop a transactional Put from replacing an entry: the publisher counts
+    every MODIFY or REMOVE on the stream, and this alarm fires on the first one."""
+    from functions.stage_change_publisher.app import LOG_TAMPERING_METRIC
+
+    alarm = RESOURCES["JourneyLogTamperingAlarm"]
+    properties = alarm["Properties"]
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm"
+    assert properties["MetricName"] == LOG_TAMPERING_METRIC
+    namespace = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert properties["Namespace"] == namespace["POWERTOOLS_METRICS_NAMESPACE"]
+    assert properties["Dimensions"] == [
+        {"Name": "service", "Value": namespace["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    assert (properties["Threshold"], properties["ComparisonOperator"]) == (
+        0,
+        "GreaterThanThreshold",
+    )
+    assert _mentions(properties["AlarmActions"], "AlarmTopicArn")

@@ -161,8 +161,18 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     "AnalyticsFunction": {
         "DefinitionsTable": {"dynamodb:GetItem"},
-        "JourneyLogTable/index/ByJourney": QUERY,
-        "PatientsTable/index/ByStage": QUERY,
+        # a stage's days (Query), the stages seen (GetItem), the live counts (BatchGetItem)
+        "JourneyRollupsTable": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
+    },
+    "JourneyRollupsFunction": {
+        "JourneyLogTable/stream": {
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+        },
+        # counters added and the batch marked applied, in the batch's transactions
+        "JourneyRollupsTable": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
+        "JourneyRollupsDeadLetterQueue": SEND_MESSAGE,
     },
 }
 
@@ -181,6 +191,11 @@ SAM_MANAGED_POLICIES = {
         "GetQueueAttributes on *): the statement WorkOnMigrationsQueue names the queue too",
     ),
     "StageChangePublisherFunction": (
+        "DynamoDB",
+        "AWSLambdaDynamoDBExecutionRole (dynamodb:DescribeStream, GetRecords, "
+        "GetShardIterator, ListStreams on *): JourneyLogStreamRead names the stream too",
+    ),
+    "JourneyRollupsFunction": (
         "DynamoDB",
         "AWSLambdaDynamoDBExecutionRole (dynamodb:DescribeStream, GetRecords, "
         "GetShardIterator, ListStreams on *): JourneyLogStreamRead names the stream too",

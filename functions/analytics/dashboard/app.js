@@ -452,8 +452,8 @@ async function funnelView(root, [key, from, to]) {
       h(
         "p",
         { class: "muted" },
-        `Read ${analytics.reads.log_items} log entries and ${analytics.reads.enrollment_items} ` +
-          `enrollments in ${analytics.reads.queries} queries.`,
+        `Read ${analytics.reads.log_items} daily and ${analytics.reads.enrollment_items} ` +
+          `live rollup items in ${analytics.reads.queries} calls.`,
       ),
     ),
   );

@@ -1,12 +1,13 @@
 """The append-only journey log in DynamoDB (its own table).
 
 - entry:  pk=ORG#{org}#PATIENT#{patient}#J#{journey}  sk={changed_at}#{entry id}
-          (+ journey_pk=ORG#{org}#J#{journey}, changed_at: GSI ByJourney, for analytics)
+          (no index: analytics reads rollups kept from the stream, not the log)
 
 An entry is only ever written by a ``Put`` inside the stage move's ``TransactWriteItems``
 (with ``attribute_not_exists``), never updated or deleted: no function's IAM policy allows
 UpdateItem, DeleteItem or BatchWriteItem on the table, and PutItem only inside a transaction.
-The table's stream (NEW_IMAGE) feeds the stage-change publisher.
+Each entry is chained to the previous one (journeys_core.domain.log_chain). The table's
+stream (NEW_IMAGE) feeds the stage-change publisher and the analytics rollups.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data.codec import from_item, to_attr
-from journeys_core.data.dynamo import query_page
+from journeys_core.data.dynamo import query_all, query_page
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.models.patient import JourneyLogEntry
 
 HISTORY_KEY_ATTRS = {"pk", "sk"}
-# Attributes that only serve keys and indexes, not the entry itself.
+# Attributes that only serve keys and indexes, not the entry itself (entries written while
+# the log had a ByJourney index still carry its journey_pk).
 _KEY_ATTRS = ("pk", "sk", "journey_pk")
 
 
 def log_pk(org: str, patient_id: str, journey_key: str) -> str:
     return f"ORG#{org}#PATIENT#{patient_id}#J#{journey_key}"
-
-
-def journey_pk(org: str, journey_key: str) -> str:
-    return f"ORG#{org}#J#{journey_key}"
 
 
 def new_log_entry_id() -> str:
@@ -43,10 +41,11 @@ def log_item(entry: JourneyLogEntry) -> dict[str, Any]:
     values = entry.model_dump(mode="json")
     changed_at = format_timestamp(entry.changed_at)
     values["changed_at"] = changed_at
+    if entry.from_entered_at is not None:
+        values["from_entered_at"] = format_timestamp(entry.from_entered_at)
     values.update(
         pk=log_pk(entry.organization_id, entry.patient_id, entry.journey_key),
         sk=f"{changed_at}#{entry.id}",
-        journey_pk=journey_pk(entry.organization_id, entry.journey_key),
     )
     return {
         name: to_attr(value)
@@ -105,3 +104,15 @@ class JourneyLogRepository:
                 owns=lambda key: key["pk"] == pk,
             )
         return [entry_from_item(item) for item in page], next_cursor
+
+    def all_entries(self, org: str, patient_id: str, journey_key: str) -> list[JourneyLogEntry]:
+        """Every entry of a patient's log in a journey, oldest first (strongly consistent:
+        one Query, one more per further 1 MB)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": log_pk(org, patient_id, journey_key)}},
+            "ConsistentRead": True,
+        }
+        with throttling_as_unavailable("journey history"):
+            return [entry_from_item(item) for item in query_all(params)]

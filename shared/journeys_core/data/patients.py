@@ -299,6 +299,9 @@ class PatientsRepository:
         enrollment on the definition, so a journey patients have walked is never deleted
         (else JourneyChanged). Throttling is ServiceUnavailable."""
         enrollment, entry = planned.enrollment, planned.entry
+        if entry.entry_hash is None or enrollment.log_hash != entry.entry_hash:
+            # Every writer chains its entry (journeys_core.domain.log_chain.chain_entry).
+            raise ValueError(f"log entry {entry.id!r} is not chained to its enrollment")
         expected_version, expected_stage = planned.expected_version, planned.expected_stage
         org, patient_id = entry.organization_id, entry.patient_id
         update = UpdateExpression().set(
@@ -315,6 +318,7 @@ class PatientsRepository:
                 "episode": enrollment.episode,
                 "ended_at": format_timestamp(enrollment.ended_at) if enrollment.ended_at else None,
                 "episodes_ended": enrollment.episodes_ended,
+                "log_hash": enrollment.log_hash,
             }
         )
         if expected_version is None:

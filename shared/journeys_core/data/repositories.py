@@ -8,7 +8,7 @@ from functools import cache
 from journeys_core.data.automation_rules import RulesRepository
 from journeys_core.data.definitions import DefinitionsRepository
 from journeys_core.data.executions import ExecutionsRepository
-from journeys_core.data.journey_analytics import JourneyAnalyticsReader
+from journeys_core.data.journey_analytics import JourneyRollupsRepository
 from journeys_core.data.journey_log import JourneyLogRepository
 from journeys_core.data.migrations import MigrationsRepository
 from journeys_core.data.patients import PatientsRepository
@@ -46,9 +46,8 @@ def journey_log() -> JourneyLogRepository:
 
 
 @cache
-def analytics_reader() -> JourneyAnalyticsReader:
-    settings = get_settings()
-    return JourneyAnalyticsReader(settings.journey_log_table, settings.patients_table)
+def journey_rollups() -> JourneyRollupsRepository:
+    return JourneyRollupsRepository(get_settings().rollups_table)
 
 
 @cache

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from journeys_core.domain.log_chain import chain_entry
 from journeys_core.errors import Conflict, InvalidInput
 from journeys_core.models.patient import Enrollment, JourneyLogEntry, StageMove
 
@@ -347,7 +348,10 @@ def plan_stage_move(
             if request.override_guard and request.is_person
             else None
         ),
+        from_entered_at=enrollment.entered_at if enrollment else None,
+        reentered_from=enrollment.stage if enrollment and reenters else None,
     )
+    entry, moved = chain_entry(entry, moved, enrollment)
     return PlannedMove(
         enrollment=moved,
         entry=entry,

@@ -79,11 +79,15 @@ class CurrentTotals(BaseModel):
 
 
 class ReadCost(BaseModel):
-    """What the request read from DynamoDB (always Queries on indexes, never a Scan)."""
+    """What the request read from DynamoDB: rollups, never the log, never a Scan."""
 
-    log_items: int = Field(description="journey log entries in the period (index ByJourney)")
-    enrollment_items: int = Field(description="enrollments standing in the journey now (ByStage)")
-    queries: int = Field(description="DynamoDB Query calls, pages included")
+    log_items: int = Field(
+        description="rollup items of the period's days read (one per stage and day with moves)"
+    )
+    enrollment_items: int = Field(
+        description="rollup items of who stands where now read (live counts, stages seen)"
+    )
+    queries: int = Field(description="DynamoDB calls on the rollups, pages included")
 
 
 class JourneyAnalytics(BaseModel):

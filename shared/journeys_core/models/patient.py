@@ -4,7 +4,7 @@ journey log, and the request bodies of the patients API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -102,6 +102,9 @@ class Enrollment(BaseModel):
     episode: int = 1
     ended_at: datetime | None = None
     episodes_ended: int = 0
+    # The hash of the enrollment's latest log entry: the next entry chains to it without
+    # reading the log (None before the first chained entry).
+    log_hash: str | None = None
 
 
 class PatientView(BaseModel):
@@ -136,10 +139,47 @@ class JourneyLogEntry(BaseModel):
     episode: int = 1
     # The events a guard required that the patient had not had: an admin overrode it.
     guard_overridden: list[str] | None = None
+    # When the patient entered the stage it leaves (a stay is closed by one entry), and for
+    # a new episode the final stage the ended one stood in.
+    from_entered_at: datetime | None = None
+    reentered_from: str | None = None
+    # The hash chain (journeys_core.domain.log_chain): the previous entry's hash (None for
+    # the first) and the SHA-256 of this entry's canonical content, the previous included.
+    previous_hash: str | None = None
+    entry_hash: str | None = None
 
 
 class JourneyHistoryPage(Page[JourneyLogEntry]):
     pass
+
+
+ChainProblem = Literal["content", "link", "unchained", "anchor"]
+
+
+class InvalidLogEntry(BaseModel):
+    """The first entry of a journey log that does not hold (see ``ChainProblem``)."""
+
+    entry_id: str
+    position: int = Field(description="1 for the oldest entry")
+    changed_at: datetime
+    problem: ChainProblem = Field(
+        description=(
+            "content: the entry is not what its hash says; link: it does not name the "
+            "previous entry's hash; unchained: it carries no hash after the chain began; "
+            "anchor: the latest hash the enrollment keeps is not this entry's"
+        )
+    )
+
+
+class LogVerification(BaseModel):
+    """``GET .../history/verify``: the journey log walked oldest first, hash by hash."""
+
+    entries: int = Field(description="entries in the log")
+    valid: bool
+    first_invalid: InvalidLogEntry | None
+    unchained: int = Field(
+        description="entries written before logs were chained (the oldest, not verifiable)"
+    )
 
 
 class StageMember(BaseModel):

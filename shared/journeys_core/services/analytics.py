@@ -1,8 +1,8 @@
 """Journey analytics: a journey's funnel, time in stage and stagnation, per organization.
 
-Read-only. One request reads the definition (one GetItem), the journey's log entries in the
-period (Queries on ByJourney) and who stands in each stage now (one Query per stage on
-ByStage): see journeys_core.data.journey_analytics for its cost.
+Read-only. One request reads the definition (one GetItem) and the journey's rollups, which
+the log's stream consumer keeps (journeys_core.services.journey_rollups): about stages × days
+items however many moves the period holds; see journeys_core.data.journey_analytics.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from datetime import UTC, datetime, timedelta
 from journeys_core.clock import utc_now
 from journeys_core.data import repositories
 from journeys_core.data.journey_analytics import ReadTally
-from journeys_core.domain.analytics import JourneyShape, analyse_journey
+from journeys_core.domain.analytics import (
+    JourneyRollups,
+    JourneyShape,
+    analyse_rollups,
+    period_days,
+)
 from journeys_core.errors import InvalidInput, NotFound
 from journeys_core.models.analytics import JourneyAnalytics, Period, ReadCost
 from journeys_core.settings import get_settings
@@ -57,16 +62,45 @@ def journey_analytics(
     shape = JourneyShape.from_spec(record.journey_spec)
     if shape is None:
         raise NotFound(f"journey {journey_key!r} has no stages to analyse")
-    reader = repositories.analytics_reader()
-    log_reads, stage_reads = ReadTally(), ReadTally()
-    points = reader.log_points(org, journey_key, period.start, period.end, log_reads)
-    standing = {
-        stage: reader.entered_at_of_stage(org, journey_key, stage, stage_reads)
-        for stage in shape.stages
-    }
+    rollups = repositories.journey_rollups()
+    day_reads, live_reads = ReadTally(), ReadTally()
+    stages = sorted({*shape.stages, *rollups.stages_seen(org, journey_key, live_reads)})
+    # The period's days; for a stage with stale rules also the days since the earliest
+    # cutoff, up to today (who entered since then is not past it).
+    days_read = period_days(period)
+    cutoffs: dict[str, datetime] = {}
+    for rule in shape.stale_rules:
+        cutoff = now - timedelta(hours=rule.max_hours)
+        cutoffs[rule.stage] = min(cutoffs.get(rule.stage, cutoff), cutoff)
+    days = {}
+    for stage in stages:
+        span = [days_read] if days_read else []
+        if stage in cutoffs:
+            span.append((cutoffs[stage].date(), now.date()))
+        days[stage] = (
+            rollups.stage_days(
+                org,
+                journey_key,
+                stage,
+                min(first for first, _ in span),
+                max(last for _, last in span),
+                day_reads,
+            )
+            if span
+            else []
+        )
+    live = rollups.live_counts(org, journey_key, stages, live_reads)
     reads = ReadCost(
-        log_items=log_reads.items,
-        enrollment_items=stage_reads.items,
-        queries=log_reads.queries + stage_reads.queries,
+        log_items=day_reads.items,
+        enrollment_items=live_reads.items,
+        queries=day_reads.queries + live_reads.queries,
     )
-    return analyse_journey(journey_key, record.version, shape, points, standing, period, now, reads)
+    return analyse_rollups(
+        journey_key,
+        record.version,
+        shape,
+        JourneyRollups(days=days, live=live, stages_seen=frozenset(stages)),
+        period,
+        now,
+        reads,
+    )

@@ -21,6 +21,7 @@ from journeys_core.clock import utc_now
 from journeys_core.data import repositories
 from journeys_core.data.journey_log import new_log_entry_id
 from journeys_core.data.migrations import MigrationJob
+from journeys_core.domain.log_chain import chain_entry
 from journeys_core.domain.migration import MIGRATION_ACTOR, MigrationStep, migration_step
 from journeys_core.domain.stage_machine import CurrentStage, PlannedMove, change_time
 from journeys_core.errors import InvalidInput, LostRace, NotFound
@@ -219,7 +220,10 @@ def _move(
         actor=MIGRATION_ACTOR,
         reason=job.reason or f"migrated to version {target.version}",
         definition_version=target.version,
+        episode=enrollment.episode,
+        from_entered_at=enrollment.entered_at,
     )
+    entry, moved = chain_entry(entry, moved, enrollment)
     planned = PlannedMove(
         enrollment=moved,
         entry=entry,

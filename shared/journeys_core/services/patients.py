@@ -14,12 +14,14 @@ from journeys_core.data.journey_log import new_log_entry_id
 from journeys_core.data.patients import PatientRecord
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.data.warm_cache import warm_cache
+from journeys_core.domain.log_chain import verify_chain
 from journeys_core.domain.stage_machine import StageMachine, is_reentry, plan_stage_move
 from journeys_core.errors import Conflict, InvalidInput, JourneyChanged, NotFound
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
     JourneyHistoryPage,
+    LogVerification,
     PatientProfileUpdate,
     PatientView,
     StageMembersPage,
@@ -96,6 +98,19 @@ def journey_history(
     if not items and not cursor and not repositories.patients().read(org, patient_id).exists:
         raise NotFound(f"patient {patient_id!r} not found")
     return JourneyHistoryPage(items=items, next_cursor=next_cursor)
+
+
+def verify_journey_history(org: str, patient_id: str, journey_key: str) -> LogVerification:
+    """Walk a patient's log in a journey oldest first and check every entry's hash and link,
+    and that the newest is the one the enrollment was moved with (journeys_core.domain.
+    log_chain). 404 for an unknown patient or one never enrolled in the journey."""
+    _check_ids(patient_id, journey_key)
+    # The enrollment first: a move made while the log is read only adds entries after it.
+    enrollment = repositories.patients().read(org, patient_id).enrollments.get(journey_key)
+    entries = repositories.journey_log().all_entries(org, patient_id, journey_key)
+    if enrollment is None and not entries:
+        raise NotFound(f"patient {patient_id!r} has no history in journey {journey_key!r}")
+    return verify_chain(entries, enrollment.log_hash if enrollment else None)
 
 
 def record_patient_event(org: str, patient_id: str, event_type: str) -> None:
