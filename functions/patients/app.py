@@ -9,18 +9,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from journeys_core.errors import Forbidden
+from journeys_core.domain.patient_search import MAX_SEARCH_CHARS
+from journeys_core.errors import Forbidden, InvalidInput
 from journeys_core.http import Cursor, Limit, Staff, build_resolver, logger, metrics
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
     JourneyHistoryPage,
     PatientProfileUpdate,
+    PatientSearchPage,
     PatientView,
     StageMembersPage,
     StageMove,
     StageMoveRequest,
 )
+from journeys_core.models.system_event import SystemEventsPage
 from journeys_core.services import patients
 
 app = build_resolver()
@@ -48,15 +51,26 @@ def get_patient(patient_id: PatientId, caller: Staff) -> PatientView:
     return patients.get_patient(caller.org, patient_id)
 
 
-@app.get("/api/v1/patients")
+@app.get(
+    "/api/v1/patients",
+    description=(
+        "Either `search` (a name prefix, case and accents aside, or an exact email) or "
+        "`journey_key` and `stage` (who stands in a stage now, longest first)."
+    ),
+)
 def list_patients_in_stage(
     caller: Staff,
-    journey_key: Annotated[str, Query(pattern=NAME_PATTERN)],
-    stage: Annotated[str, Query(pattern=STAGE_PATTERN)],
+    journey_key: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    stage: Annotated[str | None, Query(pattern=STAGE_PATTERN)] = None,
+    search: Annotated[str | None, Query(min_length=1, max_length=MAX_SEARCH_CHARS)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> StageMembersPage:
-    return patients.list_patients_in_stage(caller.org, journey_key, stage, limit, cursor)
+) -> StageMembersPage | PatientSearchPage:
+    if search is not None and journey_key is None and stage is None:
+        return patients.search_patients(caller.org, search, limit, cursor)
+    if search is None and journey_key is not None and stage is not None:
+        return patients.list_patients_in_stage(caller.org, journey_key, stage, limit, cursor)
+    raise InvalidInput("give either search, or journey_key and stage")
 
 
 @app.patch("/api/v1/patients/<patient_id>/journey")
@@ -88,6 +102,13 @@ def journey_history(
     episode: Annotated[int | None, Query(ge=1)] = None,
 ) -> JourneyHistoryPage:
     return patients.journey_history(caller.org, patient_id, key, limit, cursor, episode)
+
+
+@app.get("/api/v1/patients/<patient_id>/events")
+def patient_events(
+    patient_id: PatientId, caller: Staff, limit: Limit = 50, cursor: Cursor = None
+) -> SystemEventsPage:
+    return patients.patient_events(caller.org, patient_id, limit, cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -132,3 +132,23 @@ def in_stage(
         roles=roles,
     )
     return invoke("patients", event)
+
+
+def search(term: str, org: str = "org-a", roles: str | None = None, **query: str) -> ApiResult:
+    event = api_event(
+        "patients/search-patients", query={"search": term, **query}, org=org, roles=roles
+    )
+    return invoke("patients", event)
+
+
+def patient_events(
+    patient_id: str, org: str = "org-a", roles: str | None = None, **query: str
+) -> ApiResult:
+    event = api_event(
+        "patients/list-patient-events",
+        path_params={"patient_id": patient_id},
+        query=query,
+        org=org,
+        roles=roles,
+    )
+    return invoke("patients", event)

@@ -65,6 +65,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         # the journey of a move, by name; the move's check on it and its enrollment count
         "DefinitionsTable": MOVE_CHECKS,
         "JourneyLogTable": {"dynamodb:Query", "dynamodb:PutItem"},  # history; append (in a tx)
+        "PatientsTable/index/ByName": QUERY,  # search by name prefix
+        "PatientsTable/index/ByEmail": QUERY,  # search by email
+        "SystemEventsTable/index/ByPatient": QUERY,  # what happened to a patient
     },
     "StageChangePublisherFunction": {
         "JourneyLogTable/stream": {
