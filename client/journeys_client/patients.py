@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .errors import error_from_response
-from .models import JourneyLogEntry, Patient, StageMember
+from .models import JourneyLogEntry, Patient, PatientSummary, StageMember, SystemEvent
 from .transport import Pager, path_segment, without_none
 
 
@@ -91,3 +91,14 @@ class PatientsApi(Pager):
         """Who stands in ``stage`` of journey ``journey_key`` now, longest first."""
         params = {"journey_key": journey_key, "stage": stage}
         return list(self._iterate("/patients", StageMember, params, limit))
+
+    def search(self, term: str, limit: int | None = None) -> list[PatientSummary]:
+        """Patients whose name starts with ``term`` (case and accents aside), by name; or,
+        when ``term`` has an ``@``, whose email is ``term``."""
+        return list(self._iterate("/patients", PatientSummary, {"search": term}, limit))
+
+    def events(self, patient_id: str, limit: int | None = None) -> list[SystemEvent]:
+        """What happened to the patient, newest first: domain events and timeouts, with what
+        the service did with each (rule results, emails sent, skipped or failed)."""
+        path = f"/patients/{path_segment(patient_id)}/events"
+        return list(self._iterate(path, SystemEvent, {}, limit))

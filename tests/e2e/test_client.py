@@ -26,8 +26,10 @@ from journeys_client import (
     JourneySummary,
     NotFoundError,
     Patient,
+    PatientSummary,
     Simulation,
     StageMember,
+    SystemEvent,
     Timeline,
     ValidationError,
 )
@@ -328,8 +330,15 @@ def test_patients_upsert_get_move_and_history(client: JourneysClient) -> None:
     assert len(client.patients.history("patient-001", "booking", limit=1)) == 1
 
     members = client.patients.in_stage("booking", "CONFIRMED")
-    assert [(m.patient_id, m.stage) for m in members] == [("patient-001", "CONFIRMED")]
+    assert [(m.patient_id, m.display_name, m.stage) for m in members] == [
+        ("patient-001", "Ana", "CONFIRMED")
+    ]
     assert isinstance(members[0], StageMember)
+    (found,) = client.patients.search("AN")
+    assert isinstance(found, PatientSummary)
+    assert (found.id, found.display_name) == ("patient-001", "Ana")
+    assert client.patients.search("ana@example.com") == []  # the email was cleared
+    assert client.patients.events("patient-001") == []  # no domain event about her yet
     assert client.patients.in_stage("booking", "CANCELLED") == []
 
 
@@ -413,6 +422,8 @@ def test_events_publish(make_client: MakeClient) -> None:
         (Patient, "PatientView", ""),
         (JourneyLogEntry, "JourneyLogEntry", ""),
         (StageMember, "StageMember", ""),
+        (PatientSummary, "PatientSummary", ""),
+        (SystemEvent, "SystemEvent", ""),
         (Timeline, "TimelineResponse", ""),
         (Simulation, "SimulationResult", ""),
     ],
