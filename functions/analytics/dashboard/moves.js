@@ -6,6 +6,9 @@ import { ApiError, api, enc, roles } from "./api.js";
 import { h, nextStages } from "./dom.js";
 import { alertError, clearAlert, say } from "./page.js";
 
+// A refusal because the patient is no longer where the page showed them.
+const MOVED_MEANWHILE = /expected the patient in|meanwhile|someone else/;
+
 /** Why a move was refused, in words; the service's own message follows in brackets. */
 export function explainRefusal(error, { stage, target, version }) {
   if (!(error instanceof ApiError)) return error.message;
@@ -13,7 +16,7 @@ export function explainRefusal(error, { stage, target, version }) {
   const because = (words) => `Not moved: ${words} (the service said: ${said})`;
   if (error.status === 403) return because("only an admin can override a guard.");
   if (error.status !== 409) return because("the request was refused.");
-  if (/expected the patient in|meanwhile|someone else/.test(said)) {
+  if (MOVED_MEANWHILE.test(said)) {
     return because(
       "someone else moved this patient meanwhile; the page now shows where they stand. " +
         "Check, then choose again.",
@@ -143,10 +146,11 @@ export function moveControl(patient, enrollment, spec, index, { onMoved }) {
       await api(`patients/${enc(patient.id)}/journey`, { method: "PATCH", body });
     } catch (error) {
       alertError(new Error(explainRefusal(error, { stage, target, version })));
-      if (error instanceof ApiError && error.status === 409) await onMoved({ keepAlert: true });
+      // Show where the patient stands now; any other refusal keeps the form as it was.
+      if (error instanceof ApiError && MOVED_MEANWHILE.test(error.said)) await onMoved();
       return;
     }
-    await onMoved({});
+    await onMoved();
     say(`Moved ${patient.id} from ${stage} to ${target} in ${key}.`);
   });
   return h("div", { class: "move" }, opener, form);
