@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.template import DEFAULT_PREFIX
 from local_stack.tokens import make_token
 from tests.e2e.conftest import REPO_ROOT, LocalStack
 from tests.e2e.test_dashboard import KEY, browser, page  # noqa: F401 - fixtures
+from tests.e2e.test_local_events import _aws, _eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +63,7 @@ class Clinic:
         entered = time.strftime(
             "%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime(time.time() - hours * 3600)
         )
-        aws(self.stack, "dynamodb").update_item(
+        _aws(self.stack, "dynamodb").update_item(
             TableName=f"{DEFAULT_PREFIX}-PatientsTable",
             Key={
                 "pk": {"S": f"ORG#{self.org}#PATIENT#{patient_id}"},
@@ -73,26 +72,6 @@ class Clinic:
             UpdateExpression="SET entered_at = :at",
             ExpressionAttributeValues={":at": {"S": entered}},
         )
-
-
-def aws(stack: LocalStack, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{stack.aws_port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    pytest.fail(f"never happened: {what}")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +100,7 @@ def clinic(local_stack: LocalStack) -> Clinic:
         events = clinic.call("GET", f"/patients/{OVERDUE_ID}/events")["items"]
         return any(r.get("outcome") == "sent" for e in events for r in e["results"])
 
-    eventually(emailed, "the overdue patient's reminder emailed")
+    _eventually(emailed, "the overdue patient's reminder emailed")
     return clinic
 
 

@@ -76,17 +76,18 @@ def get_patient(patient_id: str, org: str = "org-a", roles: str | None = None) -
     return invoke("patients", event)
 
 
+def _patients_api(
+    sample: str, org: str, roles: str | None, path: dict[str, str] | None = None, **parts: Any
+) -> ApiResult:
+    """One call of the patients function: ``events/patients/<sample>.json`` with its parts."""
+    event = api_event(f"patients/{sample}", path_params=path, org=org, roles=roles, **parts)
+    return invoke("patients", event)
+
+
 def put_patient(
     patient_id: str, body: dict[str, Any], org: str = "org-a", roles: str | None = None
 ) -> ApiResult:
-    event = api_event(
-        "patients/put-patient",
-        path_params={"patient_id": patient_id},
-        body=body,
-        org=org,
-        roles=roles,
-    )
-    return invoke("patients", event)
+    return _patients_api("put-patient", org, roles, {"patient_id": patient_id}, body=body)
 
 
 def history(
@@ -96,14 +97,8 @@ def history(
     roles: str | None = None,
     **query: str,
 ) -> ApiResult:
-    event = api_event(
-        "patients/get-journey-history",
-        path_params={"patient_id": patient_id, "key": key},
-        query=query,
-        org=org,
-        roles=roles,
-    )
-    return invoke("patients", event)
+    path = {"patient_id": patient_id, "key": key}
+    return _patients_api("get-journey-history", org, roles, path, query=query)
 
 
 def full_history(patient_id: str, key: str = KEY, org: str = "org-a") -> list[dict[str, Any]]:
@@ -125,30 +120,16 @@ def in_stage(
     roles: str | None = None,
     **query: str,
 ) -> ApiResult:
-    event = api_event(
-        "patients/list-patients-in-stage",
-        query={"journey_key": key, "stage": stage, **query},
-        org=org,
-        roles=roles,
-    )
-    return invoke("patients", event)
+    query = {"journey_key": key, "stage": stage, **query}
+    return _patients_api("list-patients-in-stage", org, roles, query=query)
 
 
 def search(term: str, org: str = "org-a", roles: str | None = None, **query: str) -> ApiResult:
-    event = api_event(
-        "patients/search-patients", query={"search": term, **query}, org=org, roles=roles
-    )
-    return invoke("patients", event)
+    return _patients_api("search-patients", org, roles, query={"search": term, **query})
 
 
 def patient_events(
     patient_id: str, org: str = "org-a", roles: str | None = None, **query: str
 ) -> ApiResult:
-    event = api_event(
-        "patients/list-patient-events",
-        path_params={"patient_id": patient_id},
-        query=query,
-        org=org,
-        roles=roles,
-    )
-    return invoke("patients", event)
+    path = {"patient_id": patient_id}
+    return _patients_api("list-patient-events", org, roles, path, query=query)

@@ -60,7 +60,11 @@ export function moveControl(patient, enrollment, spec, index, { onMoved }) {
     { id: `${formId}-to`, name: "status", required: true, "aria-describedby": `${formId}-guard` },
     targets.map((target) => {
       const needs = requiredEvents(spec, target);
-      return h("option", { value: target }, needs.length ? `${target} (needs ${needs.join(", ")})` : target);
+      return h(
+        "option",
+        { value: target },
+        needs.length ? `${target} (needs ${needs.join(", ")})` : target,
+      );
     }),
   );
   const guardNote = h("p", { id: `${formId}-guard`, class: "hint", "aria-live": "polite" });
@@ -69,7 +73,11 @@ export function moveControl(patient, enrollment, spec, index, { onMoved }) {
     "div",
     { class: "check", hidden: true },
     override,
-    h("label", { for: `${formId}-override` }, "Override the guard (admin): move without those events"),
+    h(
+      "label",
+      { for: `${formId}-override` },
+      "Override the guard (admin): move without those events",
+    ),
   );
   const reasonLabel = h("label", { for: `${formId}-reason` });
   const reason = h("textarea", {
@@ -105,7 +113,11 @@ export function moveControl(patient, enrollment, spec, index, { onMoved }) {
       overrideRow,
       reasonLabel,
       reason,
-      h("p", { id: `${formId}-hint`, class: "hint" }, "Kept in the patient's audit history with your name."),
+      h(
+        "p",
+        { id: `${formId}-hint`, class: "hint" },
+        "Kept in the patient's audit history with your name.",
+      ),
       h(
         "div",
         { class: "actions" },

@@ -61,9 +61,36 @@ export async function activeJourneysView(root) {
     h(
       "dl",
       { class: "totals" },
-      h("div", {}, h("dt", {}, "Patients in active journeys"), h("dd", {}, sum((j) => inProgress(j.analytics)))),
-      h("div", {}, h("dt", {}, "Blocked, action required"), h("dd", {}, sum((j) => j.analytics.current.blocked))),
-      h("div", {}, h("dt", {}, "Overdue, past a stale rule"), h("dd", {}, sum((j) => j.overdue))),
+      h(
+        "div",
+        {},
+        h("dt", {}, "Patients in active journeys"),
+        h(
+          "dd",
+          {},
+          sum((j) => inProgress(j.analytics)),
+        ),
+      ),
+      h(
+        "div",
+        {},
+        h("dt", {}, "Blocked, action required"),
+        h(
+          "dd",
+          {},
+          sum((j) => j.analytics.current.blocked),
+        ),
+      ),
+      h(
+        "div",
+        {},
+        h("dt", {}, "Overdue, past a stale rule"),
+        h(
+          "dd",
+          {},
+          sum((j) => j.overdue),
+        ),
+      ),
       h("div", {}, h("dt", {}, "Journeys with stages"), h("dd", {}, templates.length)),
     ),
   );
@@ -159,7 +186,11 @@ async function journeyCard({ template, analytics, overdue }, index) {
   ]);
   section.append(
     rows.length
-      ? table(`Patients in progress in ${template.key}`, ["Patient", "Stage", "In stage for", "Overdue"], rows)
+      ? table(
+          `Patients in progress in ${template.key}`,
+          ["Patient", "Stage", "In stage for", "Overdue"],
+          rows,
+        )
       : h("p", { class: "muted" }, "No patient is in progress in this journey."),
   );
   if (pages.some((page) => page.next_cursor)) {

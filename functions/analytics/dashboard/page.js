@@ -44,8 +44,9 @@ export const journeySpec = (key) =>
 
 /** The spec of one saved version: the rules a patient pinned to it is moved by. */
 export const pinnedSpec = (key, version) =>
-  once(`spec:${key}:${version}`, async () =>
-    (await api(`journeys/${enc(key)}`, { query: { version } })).journey_spec,
+  once(
+    `spec:${key}:${version}`,
+    async () => (await api(`journeys/${enc(key)}`, { query: { version } })).journey_spec,
   );
 
 /** An empty period reads no log: who stands where now, and who is past a stale rule. */

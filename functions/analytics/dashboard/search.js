@@ -19,17 +19,23 @@ export async function searchView(root, [term = ""]) {
   if (!items.length) {
     root.append(h("p", {}, `No patient's name starts with “${wanted}”, and no email is it.`));
     if (PATIENT_ID.test(wanted)) {
-      root.append(h("p", {}, h("a", { href: `#/patient/${enc(wanted)}` }, `Open patient id ${wanted}`)));
+      root.append(
+        h("p", {}, h("a", { href: `#/patient/${enc(wanted)}` }, `Open patient id ${wanted}`)),
+      );
     }
   } else {
     root.append(
       table(
         caption,
         ["Patient", "Email"],
-        items.map((patient) => [patientLink(patient.id, patient.display_name), patient.email || ""]),
+        items.map((patient) => [
+          patientLink(patient.id, patient.display_name),
+          patient.email || "",
+        ]),
       ),
     );
   }
-  if (!complete) root.append(h("p", { class: "muted" }, "More patients match: type more of the name."));
+  if (!complete)
+    root.append(h("p", { class: "muted" }, "More patients match: type more of the name."));
   say(`Found ${items.length}${complete ? "" : "+"} patients for “${wanted}”.`);
 }

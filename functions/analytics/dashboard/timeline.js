@@ -58,10 +58,18 @@ export async function eventsTimeline(patient) {
             formatMoment(event.received_at),
             " ",
             h("strong", {}, eventTitle(event.event_type)),
-            h("span", { class: "muted" }, ` · ${event.status} · from ${event.sender || event.source}`),
+            h(
+              "span",
+              { class: "muted" },
+              ` · ${event.status} · from ${event.sender || event.source}`,
+            ),
           ),
           event.results.length
-            ? h("ul", { class: "results" }, event.results.map((r) => h("li", {}, describeResult(r))))
+            ? h(
+                "ul",
+                { class: "results" },
+                event.results.map((r) => h("li", {}, describeResult(r))),
+              )
             : "",
         ),
       ),
