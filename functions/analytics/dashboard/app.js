@@ -56,6 +56,11 @@ function markCurrentLink(name) {
   }
 }
 
+// Renders overlap when staff click on before a view has loaded: only the latest one's page
+// and words stand.
+let renders = 0;
+let standingStatus = "";
+
 /** Draw the current view. ``quiet``: a refresh; the new page replaces the old one only once
  * it is complete, at the same scroll position and with the same element focused. */
 async function render({ quiet = false } = {}) {
@@ -68,13 +73,21 @@ async function render({ quiet = false } = {}) {
   markCurrentLink(name);
   const root = $("view");
   const fresh = h("div", { class: "view", "aria-busy": "true" });
+  const generation = ++renders;
   if (!quiet) {
     root.replaceChildren(fresh);
-    say("Loading…");
+    $("updated").hidden = true;
+    standingStatus = "Loading…";
+    say(standingStatus);
   }
   try {
     await VIEWS[name](fresh, args, { rerender: () => render({ quiet: true }) });
+    if (generation !== renders) {
+      say(standingStatus); // an older view finished late: its page and words are not shown
+      return;
+    }
     if (quiet) swapKeepingPlace(root, fresh);
+    standingStatus = $("status").textContent;
     markUpdated(LIVE.has(name));
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

@@ -39,9 +39,6 @@ export function forgetReads() {
 export const journeyTemplates = () =>
   once("templates", async () => (await api("journey-templates")).items);
 
-export const journeySpec = (key) =>
-  once(`spec:${key}`, async () => (await api(`journeys/${enc(key)}`)).journey_spec);
-
 /** The spec of one saved version: the rules a patient pinned to it is moved by. */
 export const pinnedSpec = (key, version) =>
   once(

@@ -37,5 +37,6 @@ export async function searchView(root, [term = ""]) {
   }
   if (!complete)
     root.append(h("p", { class: "muted" }, "More patients match: type more of the name."));
-  say(`Found ${items.length}${complete ? "" : "+"} patients for “${wanted}”.`);
+  const count = `${items.length}${complete ? "" : "+"}`;
+  say(`Found ${count} ${items.length === 1 && complete ? "patient" : "patients"} for “${wanted}”.`);
 }
