@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -38,12 +39,20 @@ VISIBILITY = (
 )
 
 
+@dataclass
 class Clinic:
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-        self.org = f"clinic-{uuid.uuid4().hex[:8]}"
-        self.admin = make_token(org=self.org, roles=("admin", "staff"), sub="seeder")
-        self.staff = make_token(org=self.org, roles=("staff",), sub="dr-vega")
+    """An organization of its own on the shared local stack, seeded through the API."""
+
+    stack: LocalStack
+    org: str = field(default_factory=lambda: f"clinic-{uuid.uuid4().hex[:8]}")
+
+    @property
+    def admin(self) -> str:
+        return make_token(org=self.org, roles=("admin", "staff"), sub="seeder")
+
+    @property
+    def staff(self) -> str:
+        return make_token(org=self.org, roles=("staff",), sub="dr-vega")
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         answer = self.stack.request(method, f"/api/v1{path}", token or self.admin, json=body)
