@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+from journeys_core.data import repositories
+from journeys_core.errors import LostRace
+from journeys_core.models.patient import StageMove
+from journeys_core.services.patients import move_patient_stage
 from tests.support.automation import (
     Pipeline,
     import_builtin_journeys,
@@ -18,6 +22,7 @@ from tests.support.automation import (
     verify_sender,
 )
 from tests.support.patients import (
+    KEY,
     define_journey,
     in_stage,
     move,
@@ -98,6 +103,24 @@ def test_a_rename_or_a_first_name_reaches_every_enrollment_and_survives_moves() 
     assert put_patient("p-2", {"display_name": None}).status == 200
     (cleared,) = in_stage("SCREENING_PENDING").body["items"]
     assert cleared["display_name"] is None
+
+
+@pytest.mark.usefixtures("retreat")
+def test_an_enrollment_racing_a_rename_is_refused_rather_than_keep_the_old_name() -> None:
+    named("p-1", "Ana Ruiz")
+    read_before = repositories.patients().read("org-a", "p-1")
+    named("p-1", "Beatriz Ruiz")  # renamed after the enrollment read the profile
+    enroll = StageMove(
+        org="org-a", patient_id="p-1", journey_key=KEY, to_stage="SCREENING_PENDING", actor="n"
+    )
+
+    with pytest.raises(LostRace, match="renamed meanwhile"):
+        move_patient_stage(enroll, patient=read_before)
+
+    assert in_stage("SCREENING_PENDING").body["items"] == []
+    move_patient_stage(enroll)  # the retry reads the profile anew
+    (member,) = in_stage("SCREENING_PENDING").body["items"]
+    assert member["display_name"] == "Beatriz Ruiz"
 
 
 # -- search ----------------------------------------------------------------------------------

@@ -412,7 +412,9 @@ class PatientsRepository:
         enrollment is active and still at ``journey_version``: that one also counts the
         enrollment on the definition, so a journey patients have walked is never deleted
         (else JourneyChanged). Throttling is ServiceUnavailable. A new enrollment (or
-        episode) carries the profile's ``display_name``; later moves leave it to renames."""
+        episode) carries the profile's ``display_name`` and checks, in the same transaction,
+        that the profile still has it (a rename meanwhile would miss this enrollment: LostRace);
+        later moves leave the name to renames."""
         enrollment, entry = planned.enrollment, planned.entry
         expected_version, expected_stage = planned.expected_version, planned.expected_stage
         org, patient_id = entry.organization_id, entry.patient_id
@@ -464,6 +466,10 @@ class PatientsRepository:
         ]
         if planned.event_type_seen:
             actions.append(self._event_seen_action(org, patient_id, planned.event_type_seen))
+        name_check = None
+        if planned.enrolls:
+            name_check = len(actions)
+            actions.append(self._name_check(org, patient_id, display_name))
         actions.append(
             self._journey_check(
                 org,
@@ -475,10 +481,24 @@ class PatientsRepository:
         try:
             self._db.transact_write_items(TransactItems=actions)
         except Exception as error:
-            translated = _stage_change_error(error, entry, journey_check=len(actions) - 1)
+            translated = _stage_change_error(
+                error, entry, journey_check=len(actions) - 1, name_check=name_check
+            )
             if translated is None:
                 raise
             raise translated from error
+
+    def _name_check(self, org: str, patient_id: str, display_name: str | None) -> dict[str, Any]:
+        """The profile still names the patient as it did when the move read it."""
+        check: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": patient_pk(org, patient_id)}, "sk": {"S": PROFILE_SK}},
+            "ConditionExpression": "attribute_not_exists(display_name)",
+        }
+        if display_name is not None:
+            check["ConditionExpression"] = "display_name = :name"
+            check["ExpressionAttributeValues"] = {":name": {"S": display_name}}
+        return {"ConditionCheck": check}
 
     def _journey_check(
         self, org: str, journey_key: str, journey_id: str, enrolls_at: int | None
@@ -532,7 +552,7 @@ class PatientsRepository:
 
 
 def _stage_change_error(
-    error: Exception, entry: JourneyLogEntry, journey_check: int
+    error: Exception, entry: JourneyLogEntry, journey_check: int, name_check: int | None = None
 ) -> DomainError | None:
     """The one translation of a failed stage-change transaction into a domain error."""
     code = error_code(error)
@@ -542,6 +562,11 @@ def _stage_change_error(
         if THROTTLED_REASONS.intersection(reasons):
             return unavailable(f"moving {where}")
         failed = [i for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
+        if name_check is not None and failed == [name_check]:
+            return LostRace(
+                f"the profile of patient {entry.patient_id!r} was renamed meanwhile; nothing "
+                "was changed, retry"
+            )
         if failed == [journey_check]:
             return JourneyChanged(
                 f"journey {entry.journey_key!r} was deleted, retired or saved anew meanwhile; "
