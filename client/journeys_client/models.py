@@ -277,15 +277,47 @@ class LogVerification(_Record):
 
 
 class StageMember(_Record):
-    """A patient standing in a stage now (``patients.in_stage``)."""
+    """A patient standing in a stage now (``patients.in_stage``), with its profile's name."""
 
     openapi_schema = "StageMember"
 
     patient_id: str
+    display_name: str | None = None
     journey_key: str
     stage: str
     entered_at: datetime
     version: int
+
+
+class PatientSummary(_Record):
+    """A patient found by ``patients.search``."""
+
+    openapi_schema = "PatientSummary"
+
+    id: str
+    display_name: str | None = None
+    email: str | None = None
+    updated_at: datetime | None = None
+
+
+class SystemEvent(_Record):
+    """Something that happened to a patient (``patients.events``): an inbound domain event
+    or a timeout, and what the service did with it (``results``: rule outcomes, emails sent,
+    skipped or failed)."""
+
+    openapi_schema = "SystemEvent"
+
+    event_id: str
+    organization_id: str
+    event_type: str
+    patient_id: str | None = None
+    source: str
+    received_at: datetime
+    payload: dict[str, Any] = {}
+    status: str = "received"
+    sender: str | None = None
+    fingerprint: str | None = None
+    results: list[dict[str, Any]] = []
 
 
 class EventAccepted(_Record):

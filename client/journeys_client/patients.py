@@ -7,7 +7,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from .errors import error_from_response
-from .models import JourneyLogEntry, LogVerification, Patient, StageMember
+from .models import (
+    JourneyLogEntry,
+    LogVerification,
+    Patient,
+    PatientSummary,
+    StageMember,
+    SystemEvent,
+)
 from .operations import operation
 from .transport import Pager, path_segment, without_none
 
@@ -124,3 +131,27 @@ class PatientsApi(Pager):
     def in_stage(self, journey_key: str, stage: str, limit: int | None = None) -> list[StageMember]:
         """:meth:`iter_in_stage` as a list."""
         return list(self.iter_in_stage(journey_key, stage, limit))
+
+    @operation("listPatientsInStage")
+    def iter_search(self, term: str, limit: int | None = None) -> Iterator[PatientSummary]:
+        """Patients whose name starts with ``term`` (case and accents aside), by name; or,
+        when ``term`` has an ``@``, whose email is ``term``; page by page as you iterate."""
+        return self._iterate("/patients", PatientSummary, {"search": term}, limit)
+
+    @operation("listPatientsInStage")
+    def search(self, term: str, limit: int | None = None) -> list[PatientSummary]:
+        """:meth:`iter_search` as a list."""
+        return list(self.iter_search(term, limit))
+
+    @operation("listPatientEvents")
+    def iter_events(self, patient_id: str, limit: int | None = None) -> Iterator[SystemEvent]:
+        """What happened to the patient, newest first: domain events and timeouts, with what
+        the service did with each (rule results, emails sent, skipped or failed); page by
+        page as you iterate."""
+        path = f"/patients/{path_segment(patient_id)}/events"
+        return self._iterate(path, SystemEvent, {}, limit)
+
+    @operation("listPatientEvents")
+    def events(self, patient_id: str, limit: int | None = None) -> list[SystemEvent]:
+        """:meth:`iter_events` as a list."""
+        return list(self.iter_events(patient_id, limit))

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from journeys_core.errors import Forbidden
+from journeys_core.domain.patient_search import MAX_SEARCH_CHARS
+from journeys_core.errors import Forbidden, InvalidInput
 from journeys_core.http import Admin, Cursor, Limit, Staff, build_resolver, logger, metrics
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
 from journeys_core.models.patient import (
@@ -17,11 +18,13 @@ from journeys_core.models.patient import (
     JourneyHistoryPage,
     LogVerification,
     PatientProfileUpdate,
+    PatientSearchPage,
     PatientView,
     StageMembersPage,
     StageMove,
     StageMoveRequest,
 )
+from journeys_core.models.system_event import SystemEventsPage
 from journeys_core.observability import traced
 from journeys_core.services import patients
 
@@ -61,17 +64,26 @@ def get_patient(patient_id: PatientId, caller: Staff) -> PatientView:
 @app.get(
     "/api/v1/patients",
     operation_id="listPatientsInStage",
-    summary="List the patients standing in a stage now",
+    summary="List the patients standing in a stage now, or find patients by name or email",
     tags=["Patients"],
+    description=(
+        "Either `search` (a name prefix, case and accents aside, or an exact email) or "
+        "`journey_key` and `stage` (who stands in a stage now, longest first)."
+    ),
 )
 def list_patients_in_stage(
     caller: Staff,
-    journey_key: Annotated[str, Query(pattern=NAME_PATTERN)],
-    stage: Annotated[str, Query(pattern=STAGE_PATTERN)],
+    journey_key: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    stage: Annotated[str | None, Query(pattern=STAGE_PATTERN)] = None,
+    search: Annotated[str | None, Query(min_length=1, max_length=MAX_SEARCH_CHARS)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> StageMembersPage:
-    return patients.list_patients_in_stage(caller.org, journey_key, stage, limit, cursor)
+) -> StageMembersPage | PatientSearchPage:
+    if search is not None and journey_key is None and stage is None:
+        return patients.search_patients(caller.org, search, limit, cursor)
+    if search is None and journey_key is not None and stage is not None:
+        return patients.list_patients_in_stage(caller.org, journey_key, stage, limit, cursor)
+    raise InvalidInput("give either search, or journey_key and stage")
 
 
 @app.patch(
@@ -125,6 +137,18 @@ def verify_journey_history(
     patient_id: PatientId, key: JourneyKey, caller: Admin
 ) -> LogVerification:
     return patients.verify_journey_history(caller.org, patient_id, key)
+
+
+@app.get(
+    "/api/v1/patients/<patient_id>/events",
+    operation_id="listPatientEvents",
+    summary="List what happened to a patient: events, timeouts, emails, rule results",
+    tags=["Patients"],
+)
+def patient_events(
+    patient_id: PatientId, caller: Staff, limit: Limit = 50, cursor: Cursor = None
+) -> SystemEventsPage:
+    return patients.patient_events(caller.org, patient_id, limit, cursor)
 
 
 @traced

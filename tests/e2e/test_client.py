@@ -28,6 +28,7 @@ from journeys_client import (
     MigrationPreview,
     NotFoundError,
     Patient,
+    PatientSummary,
     StageMember,
     Timeline,
     ValidationError,
@@ -330,8 +331,15 @@ def test_patients_upsert_get_move_and_history(client: JourneysClient) -> None:
     assert (verified.entries, verified.valid, verified.first_invalid) == (2, True, None)
 
     members = client.patients.in_stage("booking", "CONFIRMED")
-    assert [(m.patient_id, m.stage) for m in members] == [("patient-001", "CONFIRMED")]
+    assert [(m.patient_id, m.display_name, m.stage) for m in members] == [
+        ("patient-001", "Ana", "CONFIRMED")
+    ]
     assert isinstance(members[0], StageMember)
+    (found,) = client.patients.search("AN")
+    assert isinstance(found, PatientSummary)
+    assert (found.id, found.display_name) == ("patient-001", "Ana")
+    assert client.patients.search("ana@example.com") == []  # the email was cleared
+    assert client.patients.events("patient-001") == []  # no domain event about her yet
     assert client.patients.in_stage("booking", "CANCELLED") == []
 
 

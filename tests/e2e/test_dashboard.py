@@ -158,7 +158,7 @@ def test_a_blocked_patient_is_unblocked_through_the_page_with_a_reason(
     page.get_by_role("link", name="Patient", exact=True).click()
     page.get_by_label("Patient id").fill(patient_id)
     page.get_by_label("Patient id").press("Enter")
-    review = page.get_by_role("button", name="Review block")
+    review = page.get_by_role("button", name="Move to…")
     review.focus()
     page.keyboard.press("Enter")
     expect(review).to_have_attribute("aria-expanded", "true")
@@ -184,7 +184,7 @@ def test_a_blocked_patient_is_unblocked_through_the_page_with_a_reason(
     )
     progress = page.get_by_role("list", name=f"Progress in {KEY}")
     expect(progress.locator("[aria-current=step]")).to_contain_text("SCREENING_COMPLETED")
-    expect(page.get_by_role("button", name="Review block")).to_have_count(0)
+    expect(page.get_by_text("Blocked: action required.")).to_have_count(0)
     history = page.get_by_role("table", name=f"Audit history of {KEY}")
     last = history.get_by_role("row").last
     expect(last).to_contain_text("Cleared by Dr. Vega after a call")

@@ -146,6 +146,9 @@ MATRIX: dict[str, list[Aim]] = {
             empty="items",
             role="staff",
         ),
+        # A's patient is not found by its name or its email
+        Aim("/api/v1/patients?search=Ana", 200, empty="items", role="staff"),
+        Aim("/api/v1/patients?search=ana%40example.org", 200, empty="items", role="staff"),
     ],
     "PATCH /api/v1/patients/{patient_id}/journey": [
         Aim(
@@ -160,6 +163,9 @@ MATRIX: dict[str, list[Aim]] = {
     ],
     "GET /api/v1/patients/{patient_id}/journeys/{key}/history/verify": [
         Aim("/api/v1/patients/{patient}/journeys/{journey}/history/verify", 404),
+    ],
+    "GET /api/v1/patients/{patient_id}/events": [
+        Aim("/api/v1/patients/{patient}/events", 404, role="staff"),
     ],
     # -- automation rules and domain events --------------------------------------------------
     "GET /api/v1/automation-rules": [
@@ -237,7 +243,8 @@ def tenant_a(aws: None, api: GatewayClient, monkeypatch: pytest.MonkeyPatch) -> 
     """Organization A with something behind every route, all made through the API."""
     send = _sender(api, A)
     send("POST", "/api/v1/journeys/import-builtin", expect=200)
-    send("PUT", f"/api/v1/patients/{PATIENT}", {"display_name": "Ana"}, expect=201)
+    profile = {"display_name": "Ana", "email": "ana@example.org"}
+    send("PUT", f"/api/v1/patients/{PATIENT}", profile, expect=201)
     send(
         "PATCH",
         f"/api/v1/patients/{PATIENT}/journey",

@@ -119,3 +119,17 @@ def in_stage(
 ) -> ApiResult:
     query = {"journey_key": key, "stage": stage, **query}
     return invoke_sample("patients/list-patients-in-stage", query=query, org=org, roles=roles)
+
+
+def search(term: str, org: str = "org-a", roles: str | None = None, **query: str) -> ApiResult:
+    query = {"search": term, **query}
+    return invoke_sample("patients/search-patients", query=query, org=org, roles=roles)
+
+
+def patient_events(
+    patient_id: str, org: str = "org-a", roles: str | None = None, **query: str
+) -> ApiResult:
+    path = {"patient_id": patient_id}
+    return invoke_sample(
+        "patients/list-patient-events", path_params=path, query=query, org=org, roles=roles
+    )

@@ -70,19 +70,25 @@ def _name(schema: dict[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[-1] if ref else None
 
 
+def _answer_schemas(operation: dict[str, Any]) -> list[str]:
+    """The names of the schemas an operation answers with (each branch of an ``anyOf``)."""
+    return [
+        name
+        for schema in _json_schemas(operation)
+        for branch in schema.get("anyOf", [schema])
+        if (name := _name(branch)) is not None
+    ]
+
+
 def _answer_models(operation: dict[str, Any]) -> set[str]:
     """The schemas an operation answers with; for a list (``{items, next_cursor?}``) the
     schema of its items, which is what the client hands out."""
     found = set()
-    for schema in _json_schemas(operation):
-        for branch in schema.get("anyOf", [schema]):
-            name = _name(branch)
-            if name is None:
-                continue
-            properties = SCHEMAS[name].get("properties", {})
-            if set(properties) <= {"items", "next_cursor"} and "items" in properties:
-                name = _name(properties["items"]["items"]) or name
-            found.add(name)
+    for name in _answer_schemas(operation):
+        properties = SCHEMAS[name].get("properties", {})
+        if set(properties) <= {"items", "next_cursor"} and "items" in properties:
+            name = _name(properties["items"]["items"]) or name
+        found.add(name)
     return found
 
 
@@ -91,9 +97,8 @@ PAGED = sorted(
     key
     for key in API_OPERATIONS
     if any(
-        "next_cursor" in SCHEMAS[_name(schema) or ""].get("properties", {})
-        for schema in _json_schemas(OPERATIONS[key])
-        if _name(schema)
+        "next_cursor" in SCHEMAS[name].get("properties", {})
+        for name in _answer_schemas(OPERATIONS[key])
     )
 )
 
@@ -144,8 +149,10 @@ def test_each_method_answers_the_model_of_its_operation(
     answered = _models_in(typing.get_type_hints(method)["return"])
     expected = _answer_models(OPERATIONS[operation_of(method) or ""])
     # Guide-shaped answers (an id, True/False, a count) carry no model: nothing to compare.
+    # An operation that answers one of several shapes (``anyOf``: a stage's patients or a
+    # search's) may have one method per shape.
     if answered:
-        assert answered == expected, f"{group.__name__}.{name}"
+        assert answered == expected or answered < expected, f"{group.__name__}.{name}"
 
 
 # -- models ----------------------------------------------------------------------------------

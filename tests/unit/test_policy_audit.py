@@ -60,11 +60,15 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "RulesTable/index/ByTrigger": QUERY,  # a simulation's active rules (read only)
     },
     "PatientsFunction": {
-        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        # a first enrollment checks the profile's name it copies
+        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "PatientsTable/index/ByStage": QUERY,  # who stands in a stage
         # the journey of a move, by name; the move's check on it and its enrollment count
         "DefinitionsTable": MOVE_CHECKS,
         "JourneyLogTable": {"dynamodb:Query", "dynamodb:PutItem"},  # history; append (in a tx)
+        "PatientsTable/index/ByName": QUERY,  # search by name prefix
+        "PatientsTable/index/ByEmail": QUERY,  # search by email
+        "SystemEventsTable/index/ByPatient": QUERY,  # what happened to a patient
     },
     "StageChangePublisherFunction": {
         "JourneyLogTable/stream": {
@@ -103,7 +107,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
             "dynamodb:DeleteItem",
         },
         "SystemEventsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem"},
+        "PatientsTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "DefinitionsTable": MOVE_CHECKS,
         "JourneyLogTable": {"dynamodb:PutItem"},  # the move's transaction only
         "JourneysBus": PUT_EVENTS,  # emit_event actions

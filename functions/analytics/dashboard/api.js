@@ -6,9 +6,11 @@ const TOKEN_KEY = "journeys.dashboard.token";
 const API_ROOT = new URL("../api/v1/", import.meta.url);
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  /** ``said``: the API's own message, without the status. */
+  constructor(status, message, said = message) {
     super(message);
     this.status = status;
+    this.said = said;
   }
 }
 
@@ -36,6 +38,12 @@ export function claims() {
   }
 }
 
+/** The signed-in person's roles (Cognito groups), for what the page offers them. */
+export function roles() {
+  const groups = claims()["cognito:groups"] || [];
+  return Array.isArray(groups) ? groups : String(groups).replace(/[[\]]/g, "").split(/[ ,]+/);
+}
+
 export const enc = encodeURIComponent;
 
 export async function api(path, { method = "GET", query, body } = {}) {
@@ -60,7 +68,7 @@ export async function api(path, { method = "GET", query, body } = {}) {
   }
   if (!response.ok) {
     const message = (data && data.message) || response.statusText || "request failed";
-    throw new ApiError(response.status, `${message} (HTTP ${response.status})`);
+    throw new ApiError(response.status, `${message} (HTTP ${response.status})`, message);
   }
   return data;
 }

@@ -123,3 +123,14 @@ export function table(caption, headers, rows) {
     ),
   );
 }
+
+/** A patient as staff know them: the name, with the id as secondary text (or the id alone). */
+export function patientLink(patientId, displayName, attributes = {}) {
+  const link = h(
+    "a",
+    { href: `#/patient/${encodeURIComponent(patientId)}`, ...attributes },
+    displayName || patientId,
+  );
+  if (!displayName) return link;
+  return h("span", { class: "person" }, link, h("span", { class: "secondary" }, patientId));
+}

@@ -1,7 +1,10 @@
-// The funnel chart: one bar per stage (entries in the period), in the definition's order,
-// labelled with its main conversion and median time in the stage. Plain SVG, no library.
+// The funnel view: a journey's entries per stage over a period, as a chart (one bar per
+// stage, in the definition's order, labelled with its main conversion and median time in
+// the stage; plain SVG, no library) and a table.
 
-import { formatHours, percent, s } from "./dom.js";
+import { api, enc } from "./api.js";
+import { badge, formatHours, h, percent, s, table } from "./dom.js";
+import { journeyTemplates, say } from "./page.js";
 
 const WIDTH = 1000;
 const LABEL_WIDTH = 220;
@@ -53,4 +56,108 @@ export function funnelChart(analytics, titleId) {
       );
     }),
   );
+}
+
+export async function funnelView(root, [key, from, to]) {
+  root.append(h("h2", { id: "view-title" }, "Journey funnel"));
+  const templates = await journeyTemplates();
+  const today = new Date();
+  const monthAgo = new Date(today.getTime() - 30 * 86400000);
+  const day = (moment) => moment.toISOString().slice(0, 10);
+  const chosen = key || (templates[0] && templates[0].key);
+  const form = h(
+    "form",
+    { class: "inline-form", "aria-label": "Choose a journey and a period" },
+    h("label", { for: "funnel-journey" }, "Journey"),
+    h(
+      "select",
+      { id: "funnel-journey", name: "journey" },
+      templates.map((t) => h("option", { value: t.key, selected: t.key === chosen }, t.key)),
+    ),
+    h("label", { for: "funnel-from" }, "From (UTC)"),
+    h("input", { id: "funnel-from", name: "from", type: "date", value: from || day(monthAgo) }),
+    h("label", { for: "funnel-to" }, "To (UTC)"),
+    h("input", { id: "funnel-to", name: "to", type: "date", value: to || day(today) }),
+    h("button", { type: "submit" }, "Show funnel"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = form.elements;
+    location.hash = `#/funnel/${enc(values.journey.value)}/${values.from.value}/${values.to.value}`;
+  });
+  root.append(form);
+  if (!chosen) {
+    root.append(h("p", {}, "This organization has no journeys with stages yet."));
+    return;
+  }
+  const period = {
+    from: `${from || day(monthAgo)}T00:00:00Z`,
+    to: `${to || day(today)}T23:59:59.999999Z`,
+  };
+  const analytics = await api(`analytics/journeys/${enc(chosen)}`, { query: period });
+  const titleId = "funnel-title";
+  root.append(
+    h(
+      "section",
+      { class: "card", "aria-labelledby": titleId },
+      h(
+        "h3",
+        { id: titleId },
+        `${chosen}: entries per stage, ${period.from.slice(0, 10)} to ${period.to.slice(0, 10)}`,
+      ),
+      funnelChart(analytics, titleId),
+      h(
+        "dl",
+        { class: "totals" },
+        ["enrolled", "completed", "cancelled", "blocked"].map((name) =>
+          h(
+            "div",
+            {},
+            h("dt", {}, `${name[0].toUpperCase()}${name.slice(1)} in the period`),
+            h("dd", {}, analytics.totals[name]),
+          ),
+        ),
+        h("div", {}, h("dt", {}, "Enrolled now"), h("dd", {}, analytics.current.enrolled)),
+        h("div", {}, h("dt", {}, "Blocked now"), h("dd", {}, analytics.current.blocked)),
+      ),
+      table(
+        `Stages of ${chosen} in the period`,
+        [
+          "Stage",
+          "Now",
+          "Entries",
+          "Median time",
+          "p90 time",
+          "Moved on to",
+          "Past a stale rule now",
+        ],
+        analytics.stages.map((stage) => [
+          badge(stage.stage, stage.kind),
+          String(stage.in_stage_now),
+          String(stage.entries),
+          stayTime(stage.time_in_stage, "median_hours"),
+          stayTime(stage.time_in_stage, "p90_hours"),
+          stage.conversions
+            .filter((c) => c.count)
+            .map((c) => `${c.to_stage} ${percent(c.rate)} (${c.count})`)
+            .join(", ") || "none",
+          stage.stale_rules
+            .map((rule) => `${rule.past_threshold_now} over ${rule.max_hours} h`)
+            .join(", ") || "no rule",
+        ]),
+      ),
+      h(
+        "p",
+        { class: "muted" },
+        `Read ${analytics.reads.log_items} log entries and ${analytics.reads.enrollment_items} ` +
+          `enrollments in ${analytics.reads.queries} queries.`,
+      ),
+    ),
+  );
+  say(`Loaded the funnel of ${chosen}.`);
+}
+
+function stayTime(time, quantile) {
+  if (!time.stays) return "no stays";
+  return formatHours(time[quantile]);
 }

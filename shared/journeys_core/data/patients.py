@@ -6,7 +6,13 @@ partition, so that reading a patient (or everything a stage move needs) is one Q
                 (+ stage_pk=ORG#{org}#J#{journey}#S#{stage}, entered_at: sparse GSI ByStage,
                 who stands in a stage now, longest first; the stale monitor reads
                 ``entered_at < cutoff`` on it, so it reads stuck enrollments only)
+                and display_name: the profile's, so a stage's list names its patients in
+                the same Query (a rename updates it)
 - events seen:  pk=ORG#{org}#PATIENT#{id}  sk=EVENTS_SEEN  (event_types: a string set)
+
+Finding a patient: the profile carries name_pk=ORG#{org}#NAME and name_sk={normalized
+name}#{id} (GSI ByName: a name prefix, case and accents aside, is one Query in the caller's
+organization) and email_pk=ORG#{org}#EMAIL#{email} (GSI ByEmail: an exact email).
 
 "Events seen" is how stage guards (``requires_events``) are checked: the automation engine
 records each domain event type a patient has had with :meth:`record_event_seen` (an
@@ -40,6 +46,11 @@ from journeys_core.data.throttling import (
     throttling_as_unavailable,
     unavailable,
 )
+from journeys_core.domain.patient_search import (
+    name_sort_key,
+    normalized_email,
+    normalized_name,
+)
 from journeys_core.domain.stage_machine import PlannedMove
 from journeys_core.domain.stale_monitor import StuckEnrollment
 from journeys_core.errors import DomainError, JourneyChanged, LostRace
@@ -47,6 +58,7 @@ from journeys_core.models.patient import (
     Enrollment,
     JourneyLogEntry,
     PatientProfileUpdate,
+    PatientSummary,
     PatientView,
     StageMember,
 )
@@ -55,6 +67,8 @@ PROFILE_SK = "PROFILE"
 ENROLLMENT_PREFIX = "ENROLLMENT#"
 EVENTS_SEEN_SK = "EVENTS_SEEN"
 STAGE_KEY_ATTRS = {"pk", "sk", "stage_pk", "entered_at"}
+NAME_KEY_ATTRS = {"pk", "sk", "name_pk", "name_sk"}
+EMAIL_KEY_ATTRS = {"pk", "sk", "email_pk"}
 
 
 def patient_pk(org: str, patient_id: str) -> str:
@@ -67,6 +81,27 @@ def enrollment_sk(journey_key: str) -> str:
 
 def stage_pk(org: str, journey_key: str, stage: str) -> str:
     return f"ORG#{org}#J#{journey_key}#S#{stage}"
+
+
+def name_pk(org: str) -> str:
+    return f"ORG#{org}#NAME"
+
+
+def email_pk(org: str, email: str) -> str:
+    return f"ORG#{org}#EMAIL#{normalized_email(email)}"
+
+
+def _search_keys(org: str, patient_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The index keys of the profile fields being written (None removes a key: a cleared
+    name or email is no longer found)."""
+    keys: dict[str, Any] = {}
+    if "display_name" in given:
+        name = given["display_name"]
+        keys["name_pk"] = name_pk(org) if name else None
+        keys["name_sk"] = name_sort_key(name, patient_id) if name else None
+    if "email" in given:
+        keys["email_pk"] = email_pk(org, given["email"]) if given["email"] else None
+    return keys
 
 
 @dataclass(frozen=True)
@@ -105,6 +140,15 @@ class PatientRecord:
             created_at=min(moments, default=None),
             updated_at=profile.get("updated_at"),
         )
+
+
+def _summary(values: Mapping[str, Any]) -> PatientSummary:
+    return PatientSummary(
+        id=values["patient_id"],
+        display_name=values.get("display_name"),
+        email=values.get("email"),
+        updated_at=values.get("updated_at"),
+    )
 
 
 def _enrollment_from_values(values: Mapping[str, Any]) -> Enrollment:
@@ -173,6 +217,44 @@ class PatientsRepository:
                 ),
             )
         return [StageMember.model_validate(from_item(item)) for item in page], next_cursor
+
+    def search(
+        self, org: str, term: str, limit: int, cursor: str | None
+    ) -> tuple[list[PatientSummary], str | None]:
+        """One page of the patients whose name starts with ``term`` (case and accents aside,
+        by name) or whose email is ``term`` (an ``@`` makes it one): one Query on ByName or
+        ByEmail, in the caller's organization only."""
+        if "@" in term:
+            partition = email_pk(org, term)
+            params: dict[str, Any] = {
+                "IndexName": "ByEmail",
+                "KeyConditionExpression": "email_pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": partition}},
+            }
+            key_attrs = EMAIL_KEY_ATTRS
+
+            def owns(key: dict[str, str]) -> bool:
+                return key["email_pk"] == partition
+
+        else:
+            prefix = normalized_name(term)
+            partition = name_pk(org)
+            params = {
+                "IndexName": "ByName",
+                "KeyConditionExpression": "name_pk = :pk AND begins_with(name_sk, :prefix)",
+                "ExpressionAttributeValues": {":pk": {"S": partition}, ":prefix": {"S": prefix}},
+            }
+            key_attrs = NAME_KEY_ATTRS
+
+            def owns(key: dict[str, str]) -> bool:
+                return key["name_pk"] == partition and key["name_sk"].startswith(prefix)
+
+        params["TableName"] = self.table
+        with throttling_as_unavailable("patient search"):
+            page, next_cursor = query_page(
+                params, limit=limit, cursor=cursor, key_attrs=key_attrs, owns=owns
+            )
+        return [_summary(from_item(item)) for item in page], next_cursor
 
     def enrollments_in_stage(
         self,
@@ -277,6 +359,7 @@ class PatientsRepository:
         for name, value in given.items():  # a None removes the field
             stored_name = "metadata_json" if name == "metadata" else name
             to_set[stored_name] = dump_json(value) if name == "metadata" and value else value
+        to_set.update(_search_keys(org, patient_id, given))
         to_item(to_set)  # PayloadTooLarge naming the field, before DynamoDB would refuse it
         expression = UpdateExpression().set(to_set).set_if_missing("created_at", timestamp)
         with throttling_as_unavailable(f"patient {patient_id!r}"):
@@ -288,8 +371,39 @@ class PatientsRepository:
             )
         return not response.get("Attributes")
 
+    def name_enrollments(
+        self, org: str, patient_id: str, display_name: str | None, journey_keys: list[str]
+    ) -> None:
+        """Write the profile's (new) name on each of the patient's enrollments, in one
+        transaction: a stage's list then names the patient without reading the profile."""
+        if not journey_keys:
+            return
+        actions = []
+        for journey_key in journey_keys:
+            update = UpdateExpression().set({"display_name": display_name})
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {
+                            "pk": {"S": patient_pk(org, patient_id)},
+                            "sk": {"S": enrollment_sk(journey_key)},
+                        },
+                        "ConditionExpression": "attribute_exists(pk)",
+                        **update.params(),
+                    }
+                }
+            )
+        with throttling_as_unavailable(f"patient {patient_id!r}"):
+            self._db.transact_write_items(TransactItems=actions)
+
     def commit_stage_change(
-        self, planned: PlannedMove, *, journey_id: str, journey_version: int
+        self,
+        planned: PlannedMove,
+        *,
+        journey_id: str,
+        journey_version: int,
+        display_name: str | None = None,
     ) -> None:
         """The enrollment's new stage and its log entry in ONE transaction: neither exists
         without the other. The enrollment is written only if it still stands where it was
@@ -297,7 +411,10 @@ class PatientsRepository:
         LostRace); and only while its journey (``journey_id``) exists, and for a first
         enrollment is active and still at ``journey_version``: that one also counts the
         enrollment on the definition, so a journey patients have walked is never deleted
-        (else JourneyChanged). Throttling is ServiceUnavailable."""
+        (else JourneyChanged). Throttling is ServiceUnavailable. A new enrollment (or
+        episode) carries the profile's ``display_name`` and checks, in the same transaction,
+        that the profile still has it (a rename meanwhile would miss this enrollment: LostRace);
+        later moves leave the name to renames."""
         enrollment, entry = planned.enrollment, planned.entry
         if entry.entry_hash is None or enrollment.log_hash != entry.entry_hash:
             # Every writer chains its entry (journeys_core.domain.log_chain.chain_entry).
@@ -321,6 +438,8 @@ class PatientsRepository:
                 "log_hash": enrollment.log_hash,
             }
         )
+        if planned.enrolls and display_name:
+            update.set({"display_name": display_name})
         if expected_version is None:
             condition = "attribute_not_exists(pk)"
         else:
@@ -351,6 +470,10 @@ class PatientsRepository:
         ]
         if planned.event_type_seen:
             actions.append(self._event_seen_action(org, patient_id, planned.event_type_seen))
+        name_check = None
+        if planned.enrolls:
+            name_check = len(actions)
+            actions.append(self._name_check(org, patient_id, display_name))
         actions.append(
             self._journey_check(
                 org,
@@ -362,10 +485,24 @@ class PatientsRepository:
         try:
             self._db.transact_write_items(TransactItems=actions)
         except Exception as error:
-            translated = _stage_change_error(error, entry, journey_check=len(actions) - 1)
+            translated = _stage_change_error(
+                error, entry, journey_check=len(actions) - 1, name_check=name_check
+            )
             if translated is None:
                 raise
             raise translated from error
+
+    def _name_check(self, org: str, patient_id: str, display_name: str | None) -> dict[str, Any]:
+        """The profile still names the patient as it did when the move read it."""
+        check: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": patient_pk(org, patient_id)}, "sk": {"S": PROFILE_SK}},
+            "ConditionExpression": "attribute_not_exists(display_name)",
+        }
+        if display_name is not None:
+            check["ConditionExpression"] = "display_name = :name"
+            check["ExpressionAttributeValues"] = {":name": {"S": display_name}}
+        return {"ConditionCheck": check}
 
     def _journey_check(
         self, org: str, journey_key: str, journey_id: str, enrolls_at: int | None
@@ -419,7 +556,7 @@ class PatientsRepository:
 
 
 def _stage_change_error(
-    error: Exception, entry: JourneyLogEntry, journey_check: int
+    error: Exception, entry: JourneyLogEntry, journey_check: int, name_check: int | None = None
 ) -> DomainError | None:
     """The one translation of a failed stage-change transaction into a domain error."""
     code = error_code(error)
@@ -429,6 +566,11 @@ def _stage_change_error(
         if THROTTLED_REASONS.intersection(reasons):
             return unavailable(f"moving {where}")
         failed = [i for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
+        if name_check is not None and failed == [name_check]:
+            return LostRace(
+                f"the profile of patient {entry.patient_id!r} was renamed meanwhile; nothing "
+                "was changed, retry"
+            )
         if failed == [journey_check]:
             return JourneyChanged(
                 f"journey {entry.journey_key!r} was deleted, retired or saved anew meanwhile; "

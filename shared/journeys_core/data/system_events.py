@@ -30,7 +30,7 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data.codec import dump_json, error_code, from_item, to_item
-from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_get, batch_write
+from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_get, batch_write, query_page
 from journeys_core.domain.stale_monitor import (
     CLAIM_LEASE,
     GATE_CLAIMED,
@@ -50,11 +50,16 @@ __all__ = [
     "TimeoutGatesRepository",
 ]
 
+PATIENT_KEY_ATTRS = {"pk", "sk", "patient_pk", "received_at"}
 CHECKPOINT_KEY = {"pk": {"S": "MONITOR#CHECKPOINT"}, "sk": {"S": "CHECKPOINT"}}
 
 
 def event_pk(org: str, event_id: str) -> str:
     return f"ORG#{org}#EVENT#{event_id}"
+
+
+def patient_events_pk(org: str, patient_id: str) -> str:
+    return f"ORG#{org}#PATIENT#{patient_id}"
 
 
 def timeout_gate_pk(org: str, patient_id: str, journey_key: str, stage: str) -> str:
@@ -87,7 +92,7 @@ def _event_item(event: SystemEvent) -> dict[str, Any]:
         received_at=format_timestamp(event.received_at),
     )
     if event.patient_id:
-        values["patient_pk"] = f"ORG#{event.organization_id}#PATIENT#{event.patient_id}"
+        values["patient_pk"] = patient_events_pk(event.organization_id, event.patient_id)
     return to_item(values)
 
 
@@ -157,6 +162,27 @@ class SystemEventsRepository(OnTable):
         )
         item = response.get("Item")
         return event_from_item(item) if item else None
+
+    def about_patient(
+        self, org: str, patient_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[SystemEvent], str | None]:
+        """One page of the events about a patient, newest first, with what the service did
+        with each (rule results, emails sent, skipped or failed): one Query on ByPatient."""
+        partition = patient_events_pk(org, patient_id)
+        page, next_cursor = query_page(
+            {
+                "TableName": self.table,
+                "IndexName": "ByPatient",
+                "KeyConditionExpression": "patient_pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": partition}},
+                "ScanIndexForward": False,
+            },
+            limit=limit,
+            cursor=cursor,
+            key_attrs=PATIENT_KEY_ATTRS,
+            owns=lambda key: key["patient_pk"] == partition,
+        )
+        return [event_from_item(item) for item in page], next_cursor
 
     def mark_failed(self, org: str, event_ids: Sequence[str], reason: str) -> None:
         """Timeouts recorded but refused by the bus: their gates stay ``claimed`` and the

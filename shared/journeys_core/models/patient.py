@@ -183,9 +183,11 @@ class LogVerification(BaseModel):
 
 
 class StageMember(BaseModel):
-    """A patient standing in a stage now (a row of ``GET /patients?journey_key=&stage=``)."""
+    """A patient standing in a stage now (a row of ``GET /patients?journey_key=&stage=``),
+    named as the profile names it."""
 
     patient_id: str
+    display_name: str | None = None
     journey_key: str
     stage: str
     entered_at: datetime
@@ -193,4 +195,17 @@ class StageMember(BaseModel):
 
 
 class StageMembersPage(Page[StageMember]):
+    pass
+
+
+class PatientSummary(BaseModel):
+    """A patient found by ``GET /patients?search=``: who it is and how to reach it."""
+
+    id: str
+    display_name: str | None = None
+    email: str | None = None
+    updated_at: datetime | None = None
+
+
+class PatientSearchPage(Page[PatientSummary]):
     pass

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from journeys_core.models.common import Page
+
 # ``conflict``: the event reused an id already taken by an event that said something else;
 # recorded under a derived id so that it is visible, and not processed.
 SystemEventStatus = Literal["received", "processed", "failed", "emitted", "conflict"]
@@ -29,3 +31,7 @@ class SystemEvent(BaseModel):
     # What the service did with it: one entry per matched rule / action, e.g.
     # {"rule_id": "...", "action": "update_journey_status", "outcome": "moved", "detail": "..."}
     results: list[dict[str, Any]] = []
+
+
+class SystemEventsPage(Page[SystemEvent]):
+    """``GET /patients/{id}/events``: the events about one patient, newest first."""

@@ -15,6 +15,11 @@ from journeys_core.data.patients import PatientRecord
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.data.warm_cache import warm_cache
 from journeys_core.domain.log_chain import verify_chain
+from journeys_core.domain.patient_search import (
+    MAX_SEARCH_CHARS,
+    is_email_search,
+    normalized_name,
+)
 from journeys_core.domain.stage_machine import StageMachine, is_reentry, plan_stage_move
 from journeys_core.errors import Conflict, InvalidInput, JourneyChanged, NotFound
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
@@ -23,10 +28,12 @@ from journeys_core.models.patient import (
     JourneyHistoryPage,
     LogVerification,
     PatientProfileUpdate,
+    PatientSearchPage,
     PatientView,
     StageMembersPage,
     StageMove,
 )
+from journeys_core.models.system_event import SystemEventsPage
 from journeys_core.settings import get_settings
 
 _PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
@@ -52,11 +59,32 @@ def _check_ids(patient_id: str, journey_key: str | None = None) -> None:
 def put_patient(
     org: str, patient_id: str, update: PatientProfileUpdate
 ) -> tuple[PatientView, bool]:
-    """Create or update a profile; the patient as GET returns it, and whether it is new."""
+    """Create or update a profile; the patient as GET returns it, and whether it is new.
+    A new name is written on the patient's enrollments too (one more call, when it has
+    some), so that a stage's list shows it."""
     _check_ids(patient_id)
     repository = repositories.patients()
     created = repository.save_profile(org, patient_id, update, utc_now())
-    return repository.read(org, patient_id).view(), created
+    record = repository.read(org, patient_id)
+    if "display_name" in update.model_fields_set:
+        repository.name_enrollments(
+            org, patient_id, update.display_name, sorted(record.enrollments)
+        )
+    return record.view(), created
+
+
+def search_patients(
+    org: str, term: str, limit: int = 50, cursor: str | None = None
+) -> PatientSearchPage:
+    """Patients whose name starts with ``term`` (case and accents aside) or, for a term with
+    an ``@``, whose email is ``term``: one Query on an index, in the caller's organization."""
+    term = term.strip()
+    if not term or len(term) > MAX_SEARCH_CHARS:
+        raise InvalidInput(f"search: 1-{MAX_SEARCH_CHARS} characters")
+    if not is_email_search(term) and not normalized_name(term):
+        raise InvalidInput("search: a name needs at least one letter or digit")
+    items, next_cursor = repositories.patients().search(org, term, limit, cursor)
+    return PatientSearchPage(items=items, next_cursor=next_cursor)
 
 
 def get_patient(org: str, patient_id: str) -> PatientView:
@@ -111,6 +139,22 @@ def verify_journey_history(org: str, patient_id: str, journey_key: str) -> LogVe
     if enrollment is None and not entries:
         raise NotFound(f"patient {patient_id!r} has no history in journey {journey_key!r}")
     return verify_chain(entries, enrollment.log_hash if enrollment else None)
+
+
+def patient_events(
+    org: str, patient_id: str, limit: int = 50, cursor: str | None = None
+) -> SystemEventsPage:
+    """The system events about a patient, newest first: inbound domain events, timeouts and
+    what the service did with each (rule results, emails sent, skipped or failed). One Query;
+    one more only to tell an unknown patient (404) from one nothing happened to."""
+    _check_ids(patient_id)
+    with throttling_as_unavailable(f"events of patient {patient_id!r}"):
+        items, next_cursor = repositories.system_events().about_patient(
+            org, patient_id, limit, cursor
+        )
+    if not items and not cursor and not repositories.patients().read(org, patient_id).exists:
+        raise NotFound(f"patient {patient_id!r} not found")
+    return SystemEventsPage(items=items, next_cursor=next_cursor)
 
 
 def record_patient_event(org: str, patient_id: str, event_type: str) -> None:
@@ -231,7 +275,12 @@ def _move(move: StageMove, patient: PatientRecord | None) -> PatientView:
     )
     if planned is None:
         return record.view()  # already there: nothing to write, nothing to log
-    repository.commit_stage_change(planned, journey_id=current.id, journey_version=current.version)
+    repository.commit_stage_change(
+        planned,
+        journey_id=current.id,
+        journey_version=current.version,
+        display_name=(record.profile or {}).get("display_name"),
+    )
     return record.with_enrollment(planned.enrollment).view()
 
 
