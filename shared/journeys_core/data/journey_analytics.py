@@ -2,8 +2,8 @@
 
 - the period's log entries: journey log GSI ``ByJourney`` (``journey_pk=ORG#{org}#J#{key}``,
   ``changed_at BETWEEN :start AND :end``), only the four attributes analytics needs;
-- who stands in a stage now: patients GSI ``ByStage`` (``stage_pk=ORG#{org}#J#{key}#S#{stage}``),
-  only ``entered_at``.
+- who stands in a stage now: patients GSI ``ByStage`` (``stage_pk=ORG#{org}#J#{key}#S#{stage}``,
+  one Query per shard, see ``stage_index``), only ``entered_at``.
 
 Cost of one request, in items read: the journey's log entries in the period plus the
 enrollments standing in the journey now; in calls: one Query per stage plus one, and one more
@@ -20,7 +20,7 @@ from typing import Any
 from journeys_core.clock import format_timestamp
 from journeys_core.data.dynamo import query_all
 from journeys_core.data.journey_log import journey_pk
-from journeys_core.data.patients import stage_pk
+from journeys_core.data.stage_index import read_shards, stage_partitions
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.domain.analytics import LogPoint
 
@@ -82,16 +82,29 @@ class JourneyAnalyticsReader:
         ]
 
     def entered_at_of_stage(
-        self, org: str, journey_key: str, stage: str, tally: ReadTally
+        self, org: str, journey_key: str, stage: str, tally: ReadTally, *, shards: int = 1
     ) -> list[datetime]:
-        """When each patient standing in the stage now entered it."""
-        items = self._query_all(
-            tally,
-            "patients in stage",
-            TableName=self.patients_table,
-            IndexName="ByStage",
-            KeyConditionExpression="stage_pk = :spk",
-            ExpressionAttributeValues={":spk": {"S": stage_pk(org, journey_key, stage)}},
-            ProjectionExpression="entered_at",
-        )
-        return [datetime.fromisoformat(item["entered_at"]["S"]) for item in items]
+        """When each patient standing in the stage now entered it (every shard, in
+        parallel)."""
+
+        def read(partition: str) -> tuple[ReadTally, list[dict[str, Any]]]:
+            own = ReadTally()  # one per thread, added up below
+            return own, self._query_all(
+                own,
+                "patients in stage",
+                TableName=self.patients_table,
+                IndexName="ByStage",
+                KeyConditionExpression="stage_pk = :spk",
+                ExpressionAttributeValues={":spk": {"S": partition}},
+                ProjectionExpression="entered_at",
+            )
+
+        shard_reads = read_shards(stage_partitions(org, journey_key, stage, shards), read)
+        for own, _ in shard_reads:
+            tally.items += own.items
+            tally.queries += own.queries
+        return [
+            datetime.fromisoformat(item["entered_at"]["S"])
+            for _, items in shard_reads
+            for item in items
+        ]

@@ -15,6 +15,7 @@ from journeys_core.data.journey_analytics import ReadTally
 from journeys_core.domain.analytics import JourneyShape, analyse_journey
 from journeys_core.errors import InvalidInput, NotFound
 from journeys_core.models.analytics import JourneyAnalytics, Period, ReadCost
+from journeys_core.models.journey import stage_index_shards
 from journeys_core.settings import get_settings
 
 DEFAULT_PERIOD = timedelta(days=30)
@@ -60,8 +61,9 @@ def journey_analytics(
     reader = repositories.analytics_reader()
     log_reads, stage_reads = ReadTally(), ReadTally()
     points = reader.log_points(org, journey_key, period.start, period.end, log_reads)
+    shards = stage_index_shards(record.journey_spec)
     standing = {
-        stage: reader.entered_at_of_stage(org, journey_key, stage, stage_reads)
+        stage: reader.entered_at_of_stage(org, journey_key, stage, stage_reads, shards=shards)
         for stage in shape.stages
     }
     reads = ReadCost(
