@@ -15,9 +15,11 @@ a migration twice moves nobody twice.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from journeys_core.clock import utc_now
@@ -32,6 +34,7 @@ from journeys_core.models.journey import JourneyRecord, stage_index_shards
 from journeys_core.models.migration import MigrationPreview, MigrationRequest, MigrationStatus
 from journeys_core.models.patient import Enrollment, JourneyLogEntry
 from journeys_core.services.definitions import find_journey, load_journey
+from journeys_core.settings import get_settings
 
 PAGE_SIZE = 100
 # A run stops (and sends its message again) when less than this is left of its Lambda time.
@@ -134,7 +137,12 @@ def run_migration(org: str, migration_id: str, time_left_ms: TimeLeftMs) -> Migr
         return job.status
     status = job.status
     target = load_journey(org, job.journey_id, status.to_version)
-    shards = stage_index_shards(find_journey(org, job.journey_id).journey_spec)
+    current = find_journey(org, job.journey_id)
+    shards = stage_index_shards(current.journey_spec)
+    wait = _seconds_until_every_reader_knows(org, current)
+    if wait > 0:
+        migrations.enqueue(org, migration_id, delay_seconds=wait)
+        return status
     while job.stage_index < len(job.stages):
         stage = job.stages[job.stage_index]
         page, next_key = repositories.patients().enrollments_in_stage(
@@ -158,6 +166,19 @@ def run_migration(org: str, migration_id: str, time_left_ms: TimeLeftMs) -> Migr
     status.status, status.finished_at = "completed", utc_now()
     migrations.save(job)
     return status
+
+
+def _seconds_until_every_reader_knows(org: str, current: JourneyRecord) -> int:
+    """A re-key must not move patients into shards a warm container's cached definition
+    does not read yet: after the count was raised, wait out the definition cache."""
+    shards = stage_index_shards(current.journey_spec)
+    if shards == 1 or current.version == 1:
+        return 0
+    previous = load_journey(org, current.id, current.version - 1)
+    if stage_index_shards(previous.journey_spec) == shards:
+        return 0
+    settled = current.updated_at + timedelta(seconds=get_settings().definition_cache_seconds)
+    return math.ceil((settled - utc_now()).total_seconds())
 
 
 def _step(
