@@ -223,3 +223,24 @@ def test_the_monitor_and_analytics_see_every_shard() -> None:
     (stage_a,) = [s for s in analytics.stages if s.stage == "A"]
     assert stage_a.in_stage_now == 10
     assert analytics.reads.enrollment_items == 10
+
+
+def test_stuck_enrollments_of_every_shard_come_page_by_page_each_once() -> None:
+    define_journey(KEY, SHARDED)
+    patients = enroll(11)
+
+    pages = list(
+        repositories.patients().stuck_in_every_shard(
+            "org-a", KEY, "A", utc_now() + timedelta(seconds=1), shards=SHARDS, limit=2
+        )
+    )
+    fresh = list(
+        repositories.patients().stuck_in_every_shard(
+            "org-a", KEY, "A", utc_now() - timedelta(hours=1), shards=SHARDS
+        )
+    )
+
+    found = [stuck.patient_id for page in pages for stuck in page]
+    assert sorted(found) == patients
+    assert len(pages) > 1 and all(len(page) <= 2 * SHARDS for page in pages)
+    assert fresh == []

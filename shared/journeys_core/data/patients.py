@@ -18,7 +18,7 @@ transaction. A patient exists once it has a profile or an enrollment.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from journeys_core.data.dynamo import UpdateExpression, query_all
 from journeys_core.data.journey_log import log_item
 from journeys_core.data.stage_index import (
     merged_page,
+    read_shards,
     shard_of,
     shard_of_partition,
     stage_partitions,
@@ -321,6 +322,45 @@ class PatientsRepository:
             for item in response.get("Items", [])
         ]
         return stuck, response.get("LastEvaluatedKey")
+
+    def stuck_in_every_shard(
+        self,
+        org: str,
+        journey_key: str,
+        stage: str,
+        entered_before: datetime,
+        *,
+        shards: int,
+        limit: int = 1000,
+    ) -> Iterator[list[StuckEnrollment]]:
+        """Pages of the enrollments standing in a stage since before ``entered_before``, of
+        every shard: each round reads the next page of every shard not yet done, in
+        parallel (one Query each). A worker that owns one shard calls
+        :meth:`stuck_enrollments` with ``shard=`` instead."""
+        positions: dict[int, Mapping[str, Any] | None] = dict.fromkeys(range(shards))
+        while positions:
+            pending = list(positions)
+            answers = read_shards(
+                pending,
+                lambda shard: self.stuck_enrollments(
+                    org,
+                    journey_key,
+                    stage,
+                    entered_before,
+                    shard=shard,
+                    start_after=positions[shard],
+                    limit=limit,
+                ),
+            )
+            page: list[StuckEnrollment] = []
+            for shard, (stuck, next_key) in zip(pending, answers, strict=True):
+                page += stuck
+                if next_key is None:
+                    del positions[shard]
+                else:
+                    positions[shard] = next_key
+            if page:
+                yield page
 
     # -- writes ----------------------------------------------------------------------------
 

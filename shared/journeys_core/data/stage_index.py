@@ -39,6 +39,7 @@ from journeys_core.data.dynamo import Owns, query_page
 from journeys_core.errors import InvalidInput
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 MAX_SHARDS = 32
 SHARD_MARK = "#SH#"
@@ -68,13 +69,13 @@ def shard_of_partition(partition: str) -> int:
     return int(shard) if mark else 0
 
 
-def read_shards(partitions: Sequence[str], read: Callable[[str], T]) -> list[T]:
-    """``read(partition)`` for every shard, in parallel threads, results in shard order. One
-    shard is read in the calling thread (no pool for the common case)."""
-    if len(partitions) == 1:
-        return [read(partitions[0])]
-    with ThreadPoolExecutor(max_workers=len(partitions)) as pool:
-        return list(pool.map(read, partitions))
+def read_shards(shards: Sequence[K], read: Callable[[K], T]) -> list[T]:
+    """``read(shard)`` for every shard (its key, or its number), in parallel threads, results
+    in order. One shard is read in the calling thread (no pool for the common case)."""
+    if len(shards) == 1:
+        return [read(shards[0])]
+    with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+        return list(pool.map(read, shards))
 
 
 def merged_page(
@@ -116,10 +117,7 @@ def merged_page(
         zip(
             pending,
             read_shards(
-                [partitions[i] for i in pending],
-                lambda partition: aws.dynamodb().query(
-                    **query_for(partition, positions[partitions.index(partition)])
-                ),
+                pending, lambda i: aws.dynamodb().query(**query_for(partitions[i], positions[i]))
             ),
             strict=True,
         )
