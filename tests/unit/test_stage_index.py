@@ -14,6 +14,7 @@ from journeys_core.data.stage_index import (
     stage_partitions,
     stage_pk,
 )
+from journeys_core.domain.stale_monitor import stage_watches
 from journeys_core.models.journey import JourneySpec, stage_index_shards
 
 
@@ -49,3 +50,15 @@ def test_a_spec_takes_1_to_32_shards(shards: float) -> None:
 def test_a_spec_without_a_count_has_one_shard() -> None:
     assert stage_index_shards({"stages": ["A"]}) == 1
     assert stage_index_shards({"stages": ["A"], "stage_index_shards": 16}) == 16
+
+
+def test_a_monitor_watch_reads_as_many_shards_as_its_journey_has() -> None:
+    rule = {"stage": "A", "max_hours": 1, "action": "alert_stagnation"}
+    watches = stage_watches(
+        [
+            ("o", "big", {"stages": ["A"], "stale_rules": [rule], "stage_index_shards": 16}),
+            ("o", "small", {"stages": ["A"], "stale_rules": [rule]}),
+        ]
+    )
+
+    assert [(w.journey_key, w.shards) for w in watches] == [("big", 16), ("small", 1)]
