@@ -22,8 +22,10 @@ from journeys_core.services.stale_monitor import check_stale_journeys
 from journeys_core.settings import get_settings
 from tests.conftest import ApiResult, invoke
 from tests.integration.test_migrations import migrate, migration, work_off_queue
+from tests.support.bus import drain, queue_behind_rule
 from tests.support.events import api_event
 from tests.support.patients import define_journey, in_stage, move
+from tests.support.stale_monitor import NOW, TIMEOUT_PATTERN, Clock, MonitorContext, run_monitor
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -244,3 +246,26 @@ def test_stuck_enrollments_of_every_shard_come_page_by_page_each_once() -> None:
     assert sorted(found) == patients
     assert len(pages) > 1 and all(len(page) <= 2 * SHARDS for page in pages)
     assert fresh == []
+
+
+def test_a_monitor_run_cut_short_between_shards_resumes_without_rereading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    bus = queue_behind_rule("sharded-timeouts", TIMEOUT_PATTERN)
+    rule = {"stage": "A", "max_hours": 2, "action": "alert_stagnation"}
+    define_journey(KEY, {**SHARDED, "stale_rules": [rule]})
+    for n in range(20):
+        clock.enroll(f"p-{n:02d}", KEY, "A", hours_ago=3)
+
+    runs = []
+    while not (runs and runs[-1]["complete"]):
+        assert len(runs) < 2 * SHARDS, "the runs make no progress"
+        # Time for the first questions of a run, then too little: cut between shards.
+        runs.append(run_monitor(NOW, MonitorContext([300_000] * 4 + [1_000])))
+
+    assert len(runs) > 1
+    assert sum(run["processed"] for run in runs) == 20  # nobody read twice
+    emitted = Counter(event["detail"]["patient_id"] for event in drain(bus))
+    assert sorted(emitted) == [f"p-{n:02d}" for n in range(20)]
+    assert set(emitted.values()) == {1}

@@ -126,26 +126,32 @@ class _MonitorRun:
         self, watch: StageWatch, start_key: Mapping[str, Any] | None
     ) -> Checkpoint | None:
         """Every stuck enrollment of one watch, shard after shard; where it stopped if time
-        ran short (a resume key names its shard)."""
+        ran short: the last key it finished, which names its shard (a run resuming after
+        the last key of a shard reads that shard's rest, then the next shards)."""
         key = dict(start_key) if start_key else None
         first = shard_of_partition(key["stage_pk"]["S"]) if key else 0
         cutoff = watch.cutoff(self.now)
         for shard in range(first, watch.shards):
+            after = key if key and shard_of_partition(key["stage_pk"]["S"]) == shard else None
             while True:
                 if self._out_of_time():
                     return Checkpoint(watch.position, key)
                 page, next_key = self.patients.stuck_enrollments(
-                    watch.org, watch.journey_key, watch.stage, cutoff, shard=shard, start_after=key
+                    watch.org,
+                    watch.journey_key,
+                    watch.stage,
+                    cutoff,
+                    shard=shard,
+                    start_after=after,
                 )
                 for chunk in chunks(page, GATE_READ_BATCH):
                     if self._out_of_time():
                         return Checkpoint(watch.position, key)
                     self._time_out(watch, chunk)
-                    key = dict(chunk[-1].resume_key)
+                    key = after = dict(chunk[-1].resume_key)
                 if next_key is None:
                     break
-                key = next_key
-            key = None
+                key = after = next_key
         return None
 
     def _time_out(self, watch: StageWatch, stuck: Sequence[StuckEnrollment]) -> None:
