@@ -16,6 +16,7 @@ MODULES = [
     "bench_timeline",
     "bench_monitor",
     "bench_analytics",
+    "bench_stage_index",
     "bench_local_stack",
     "bench_simulation",
 ]

@@ -1,8 +1,9 @@
 """Journey log stream -> JOURNEY_STAGE_CHANGED on the service's EventBridge bus.
 
-Each committed log entry (an INSERT on the log table's stream) becomes one event. A record
-that fails is reported as a batch item failure (its batch-mates still go out); Lambda
-retries it and finally sends it to the dead-letter queue.
+Each committed log entry (an INSERT on the log table's stream) becomes one event; a batch of
+up to 100 goes out ten to a PutEvents. A record that fails is reported as a batch item
+failure (its batch-mates still go out); Lambda retries it and finally sends it to the
+dead-letter queue. A batch whose every record failed raises, so Lambda retries it whole.
 """
 
 from __future__ import annotations
@@ -10,32 +11,37 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
 
 from journeys_core.observability import logger, metrics, record_failure, traced
-from journeys_core.services.stage_changes import announce_stage_change
+from journeys_core.services.stage_changes import announce_stage_changes
 
 NOT_PUBLISHED = "StageChangeNotPublished"
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 # The template's JourneyLogTamperingAlarm watches this metric.
 LOG_TAMPERING_METRIC = "JourneyLogEntryChanged"
 
+# What finds the entry in the journey log (and the patient it moved).
+ENTRY_IDS = {
+    "log_entry_id": "id",
+    "organization_id": "organization_id",
+    "patient_id": "patient_id",
+    "journey_key": "journey_key",
+}
 
-def count_changed_entries(event: dict[str, Any]) -> None:
+
+class AllRecordsFailed(RuntimeError):
+    """Nothing of the batch went out: Lambda retries it whole (then dead-letters it)."""
+
+
+def count_changed_entries(records: list[DynamoDBRecord]) -> None:
     """Entries are only ever inserted: a MODIFY or REMOVE is someone rewriting or deleting
     the log (IAM cannot stop a transactional Put from replacing an entry). Each is logged and
     counted, and the template's alarm on the metric pages someone; none is announced."""
-    for record in DynamoDBStreamEvent(event).records:
+    for record in records:
         if record.event_name in (DynamoDBRecordEventName.MODIFY, DynamoDBRecordEventName.REMOVE):
             logger.warning(
                 "journey log entry changed after it was written",
@@ -48,42 +54,35 @@ def count_changed_entries(event: dict[str, Any]) -> None:
             metrics.add_metric(name=LOG_TAMPERING_METRIC, unit=MetricUnit.Count, value=1)
 
 
-# What finds the entry in the journey log (and the patient it moved).
-ENTRY_IDS = {
-    "log_entry_id": "id",
-    "organization_id": "organization_id",
-    "patient_id": "patient_id",
-    "journey_key": "journey_key",
-}
-
-
-def publish_stage_change(record: DynamoDBRecord) -> None:
-    if record.event_name != DynamoDBRecordEventName.INSERT:
-        return  # log entries are only ever inserted; nothing else is a stage change
-    ids: dict[str, Any] = {"stream_event_id": record.event_id}
-    try:
-        if record.dynamodb is None:
-            raise ValueError(f"stream record {record.event_id} carries no item")
-        ids["sequence_number"] = record.dynamodb.sequence_number
-        image = record.dynamodb.new_image
-        ids |= {name: image.get(key) for name, key in ENTRY_IDS.items()}
-        event_id = announce_stage_change(image)
-    except Exception as error:
-        # Reported as this record's failure: Lambda retries it, then sends it to the DLQ.
-        record_failure("stage change not published", NOT_PUBLISHED, error, **ids)
-        raise
-    logger.info("stage change published", extra={"event_id": event_id})
-    metrics.add_metric(name="StageChangePublished", unit=MetricUnit.Count, value=1)
-
-
 @traced
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    count_changed_entries(event)
-    return process_partial_response(
-        event=event,
-        record_handler=publish_stage_change,
-        processor=processor,
-        context=context,
-    )
+    records = [DynamoDBRecord(raw) for raw in event.get("Records", [])]
+    count_changed_entries(records)
+    # Log entries are only ever inserted: nothing else is a stage change.
+    inserts = [r for r in records if r.event_name == DynamoDBRecordEventName.INSERT]
+    images = [r.dynamodb.new_image if r.dynamodb else {} for r in inserts]
+    outcomes = announce_stage_changes(images)
+    failed: list[str] = []
+    for record, image, outcome in zip(inserts, images, outcomes, strict=True):
+        if outcome.event_id:
+            logger.info("stage change published", extra={"event_id": outcome.event_id})
+            continue
+        ids = {name: image.get(key) for name, key in ENTRY_IDS.items()}
+        sequence = str(record.dynamodb.sequence_number if record.dynamodb else "")
+        record_failure(
+            "stage change not published",
+            NOT_PUBLISHED,
+            reason=outcome.error,
+            stream_event_id=record.event_id,
+            sequence_number=sequence,
+            **ids,
+        )
+        failed.append(sequence)
+    published = len(inserts) - len(failed)
+    if published:
+        metrics.add_metric(name="StageChangePublished", unit=MetricUnit.Count, value=published)
+    if inserts and len(failed) == len(inserts):
+        raise AllRecordsFailed(f"All records failed processing: {len(failed)} not published")
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

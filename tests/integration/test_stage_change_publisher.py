@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from journeys_core.data.aws import client, dynamodb
@@ -128,15 +129,26 @@ def test_an_entry_eventbridge_refuses_is_reported_then_published_on_retry(
     move("p-2", "SCREENING_PENDING")
     records = committed_records()
     events_client = client("events")
+    raw_events = boto3.client("events")
 
     def refuse_p2(params: dict[str, Any], **_: Any) -> Any:
-        if "p-2" not in json.loads(params["body"])["Entries"][0]["Detail"]:
+        """EventBridge refusing p-2's entry alone: the others really go on the bus."""
+        entries = json.loads(params["body"])["Entries"]
+        if not any("p-2" in entry["Detail"] for entry in entries):
             return None
         from botocore.awsrequest import AWSResponse
 
+        others = [entry for entry in entries if "p-2" not in entry["Detail"]]
+        accepted = iter(raw_events.put_events(Entries=others)["Entries"] if others else [])
+        results = [
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}
+            if "p-2" in entry["Detail"]
+            else next(accepted)
+            for entry in entries
+        ]
         return AWSResponse("https://events.us-east-1.amazonaws.com/", 200, {}, None), {
             "FailedEntryCount": 1,
-            "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}],
+            "Entries": results,
             "ResponseMetadata": {"HTTPStatusCode": 200},
         }
 
@@ -152,6 +164,29 @@ def test_an_entry_eventbridge_refuses_is_reported_then_published_on_retry(
     }
     assert retry == {"batchItemFailures": []}
     assert [e["detail"]["patient_id"] for e in caught(bus_queue)] == ["p-1", "p-2"]
+
+
+def test_a_stream_batch_goes_out_ten_entries_to_a_put_events(bus_queue: str) -> None:
+    define_journey()
+    for n in range(23):
+        move(f"p-{n:02d}", "SCREENING_PENDING")
+    records = committed_records()
+    calls: list[int] = []
+    events_client = client("events")
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        calls.append(len(params["Entries"]))
+
+    events_client.meta.events.register("provide-client-params.events.PutEvents", count)
+    try:
+        response = publish(records)
+    finally:
+        events_client.meta.events.unregister("provide-client-params.events.PutEvents", count)
+
+    assert response == {"batchItemFailures": []}
+    assert calls == [10, 10, 3]
+    published = [e["detail"]["patient_id"] for e in caught(bus_queue)]
+    assert sorted(published) == [f"p-{n:02d}" for n in range(23)]
 
 
 def test_a_batch_that_fails_entirely_raises_so_lambda_retries_it(bus_queue: str) -> None:

@@ -104,26 +104,43 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: from_attr(v) for k, v in item.items()}
 
 
-def encode_cursor(key: Mapping[str, Any]) -> str:
-    raw = json.dumps(from_item(key), separators=(",", ":"), sort_keys=True).encode()
+def encode_token(values: Any) -> str:
+    """Plain JSON values as an opaque, URL-safe token (the body of every cursor)."""
+    raw = json.dumps(values, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(cursor: str) -> Any:
+    """What :func:`encode_token` encoded; anything else is 422."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("cursor: not a cursor this API returned") from error
+
+
+def is_cursor_key(
+    values: Any, expected_keys: set[str], check: Callable[[dict[str, str]], bool]
+) -> bool:
+    """Whether decoded cursor values are exactly a key of ours that ``check`` accepts."""
+    return (
+        isinstance(values, dict)
+        and set(values) == expected_keys
+        and all(isinstance(v, str) and v for v in values.values())
+        and check(values)
+    )
+
+
+def encode_cursor(key: Mapping[str, Any]) -> str:
+    return encode_token(from_item(key))
 
 
 def decode_cursor(
     cursor: str, expected_keys: set[str], check: Callable[[dict[str, str]], bool]
 ) -> dict[str, Any]:
     """A cursor from our own ``next_cursor``; anything else (or another tenant's) is 422."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput("cursor: not a cursor this API returned") from error
-    if (
-        not isinstance(values, dict)
-        or set(values) != expected_keys
-        or not all(isinstance(v, str) and v for v in values.values())
-        or not check(values)
-    ):
+    values = decode_token(cursor)
+    if not is_cursor_key(values, expected_keys, check):
         raise InvalidInput("cursor: not a cursor this API returned")
     return to_item(values)
 

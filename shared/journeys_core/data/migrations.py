@@ -79,9 +79,11 @@ class MigrationsRepository:
             start_key=json.loads(start_key) if start_key else None,
         )
 
-    def enqueue(self, org: str, migration_id: str) -> None:
-        """Ask the migrations function to work on the job (again)."""
+    def enqueue(self, org: str, migration_id: str, *, delay_seconds: int = 0) -> None:
+        """Ask the migrations function to work on the job (again; after a delay of at most
+        SQS's 15 minutes)."""
         aws.client("sqs").send_message(
             QueueUrl=self.queue_url,
             MessageBody=json.dumps({"organization_id": org, "migration_id": migration_id}),
+            DelaySeconds=min(max(delay_seconds, 0), 900),
         )

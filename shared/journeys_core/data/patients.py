@@ -3,8 +3,9 @@ partition, so that reading a patient (or everything a stage move needs) is one Q
 
 - profile:      pk=ORG#{org}#PATIENT#{id}  sk=PROFILE
 - enrollment:   pk=ORG#{org}#PATIENT#{id}  sk=ENROLLMENT#{journey}
-                (+ stage_pk=ORG#{org}#J#{journey}#S#{stage}, entered_at: sparse GSI ByStage,
-                who stands in a stage now, longest first; the stale monitor reads
+                (+ stage_pk=ORG#{org}#J#{journey}#S#{stage}[#SH#{shard}], entered_at,
+                stage_shards: sparse GSI ByStage, who stands in a stage now, longest first,
+                write-sharded as ``data/stage_index`` says; the stale monitor reads
                 ``entered_at < cutoff`` on it, so it reads stuck enrollments only)
                 and display_name: the profile's, so a stage's list names its patients in
                 the same Query (a rename updates it)
@@ -23,7 +24,7 @@ transaction. A patient exists once it has a profile or an enrollment.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,15 @@ from journeys_core.data.codec import (
 from journeys_core.data.definitions import current_sk, org_pk
 from journeys_core.data.dynamo import UpdateExpression, query_all, query_page
 from journeys_core.data.journey_log import log_item
+from journeys_core.data.stage_index import (
+    merged_page,
+    read_shards,
+    shard_of,
+    shard_of_partition,
+    stage_partitions,
+    stage_pk,
+    stored_key,
+)
 from journeys_core.data.throttling import (
     THROTTLED_REASONS,
     THROTTLING_CODES,
@@ -77,10 +87,6 @@ def patient_pk(org: str, patient_id: str) -> str:
 
 def enrollment_sk(journey_key: str) -> str:
     return f"{ENROLLMENT_PREFIX}{journey_key}"
-
-
-def stage_pk(org: str, journey_key: str, stage: str) -> str:
-    return f"ORG#{org}#J#{journey_key}#S#{stage}"
 
 
 def name_pk(org: str) -> str:
@@ -157,6 +163,27 @@ def _enrollment_from_values(values: Mapping[str, Any]) -> Enrollment:
     )
 
 
+@dataclass(frozen=True)
+class StoredEnrollment:
+    """An enrollment as the stage index lists it, with the shard count it was keyed with."""
+
+    patient_id: str
+    enrollment: Enrollment
+    stage_shards: int
+
+
+def _stage_index_values(
+    org: str, patient_id: str, enrollment: Enrollment, shards: int
+) -> dict[str, Any]:
+    """The attributes that place an enrollment in the stage index."""
+    return {
+        "stage_pk": stage_pk(
+            org, enrollment.journey_key, enrollment.stage, shard_of(patient_id, shards)
+        ),
+        "stage_shards": shards,
+    }
+
+
 class PatientsRepository:
     def __init__(self, table_name: str, log_table_name: str, definitions_table: str) -> None:
         self.table = table_name
@@ -195,26 +222,31 @@ class PatientsRepository:
         return PatientRecord(org, patient_id, profile, enrollments, events_seen)
 
     def members_in_stage(
-        self, org: str, journey_key: str, stage: str, limit: int, cursor: str | None
+        self,
+        org: str,
+        journey_key: str,
+        stage: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        shards: int = 1,
     ) -> tuple[list[StageMember], str | None]:
-        """One page of the patients standing in a stage now, longest first (one Query)."""
-        partition = stage_pk(org, journey_key, stage)
+        """One page of the patients standing in a stage now, longest first: one Query per
+        shard, in parallel, merged by ``entered_at``."""
         params: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "ByStage",
             "KeyConditionExpression": "stage_pk = :spk",
-            "ExpressionAttributeValues": {":spk": {"S": partition}},
             "ScanIndexForward": True,
         }
         with throttling_as_unavailable("patients in stage"):
-            page, next_cursor = query_page(
+            page, next_cursor = merged_page(
                 params,
+                stage_partitions(org, journey_key, stage, shards),
                 limit=limit,
                 cursor=cursor,
                 key_attrs=STAGE_KEY_ATTRS,
-                owns=lambda key: (
-                    key["stage_pk"] == partition and key["pk"].startswith(patient_pk(org, ""))
-                ),
+                owns=lambda key: key["pk"].startswith(patient_pk(org, "")),
             )
         return [StageMember.model_validate(from_item(item)) for item in page], next_cursor
 
@@ -262,33 +294,59 @@ class PatientsRepository:
         journey_key: str,
         stage: str,
         *,
+        shards: int,
         start_after: Mapping[str, Any] | None = None,
         limit: int = 100,
-    ) -> tuple[list[tuple[str, Enrollment]], dict[str, Any] | None]:
-        """One page of (patient id, enrollment) standing in a stage, longest first (one Query
-        on ByStage); the second value is where the next page starts."""
+    ) -> tuple[list[StoredEnrollment], dict[str, Any] | None]:
+        """One page of the enrollments standing in a stage, every shard, one shard after
+        another (one Query); the second value is where the next page starts (JSON-ready:
+        a background job stores it)."""
+        shard = int(start_after["shard"]) if start_after else 0
+        after = start_after.get("after") if start_after else None
+        partitions = stage_partitions(org, journey_key, stage, shards)
         params: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "ByStage",
             "KeyConditionExpression": "stage_pk = :spk",
-            "ExpressionAttributeValues": {":spk": {"S": stage_pk(org, journey_key, stage)}},
+            "ExpressionAttributeValues": {":spk": {"S": partitions[shard]}},
             "Limit": limit,
         }
-        if start_after:
-            params["ExclusiveStartKey"] = dict(start_after)
+        if after:
+            params["ExclusiveStartKey"] = to_item(after)
         with throttling_as_unavailable("enrollments in stage"):
             response = self._db.query(**params)
         page = [
-            (values["patient_id"], _enrollment_from_values(values))
+            StoredEnrollment(
+                values["patient_id"],
+                _enrollment_from_values(values),
+                int(values.get("stage_shards") or 1),
+            )
             for values in map(from_item, response.get("Items", []))
         ]
-        return page, response.get("LastEvaluatedKey")
+        last = response.get("LastEvaluatedKey")
+        if last:
+            return page, {"shard": shard, "after": stored_key(last, STAGE_KEY_ATTRS)}
+        if shard + 1 < len(partitions):
+            return page, {"shard": shard + 1, "after": None}
+        return page, None
 
-    def repin(self, org: str, patient_id: str, enrollment: Enrollment, to_version: int) -> None:
-        """Pin an enrollment to another version of its journey, where it stands (LostRace if
-        it changed since it was read)."""
+    def repin(
+        self,
+        org: str,
+        patient_id: str,
+        enrollment: Enrollment,
+        to_version: int,
+        *,
+        stage_shards: int,
+    ) -> None:
+        """Pin an enrollment to another version of its journey, where it stands, keyed in
+        the stage index for ``stage_shards`` (LostRace if it changed since it was read)."""
         update = UpdateExpression().set(
-            {"definition_version": to_version, "version": enrollment.version + 1}
+            {
+                "definition_version": to_version,
+                "version": enrollment.version + 1,
+                **_stage_index_values(org, patient_id, enrollment, stage_shards),
+            }
         )
         condition = f"{update.name('version')} = {update.value(enrollment.version)}"
         try:
@@ -311,18 +369,22 @@ class PatientsRepository:
         stage: str,
         entered_before: datetime,
         *,
+        shard: int = 0,
         start_after: Mapping[str, Any] | None = None,
         limit: int = 1000,
     ) -> tuple[list[StuckEnrollment], dict[str, Any] | None]:
-        """One page of the enrollments standing in a stage since before ``entered_before``,
-        longest first (one Query on ByStage with ``entered_at < cutoff``: the stale monitor
-        reads stuck enrollments only). The second value is where the next page starts."""
+        """One page of the enrollments standing in one shard of a stage since before
+        ``entered_before``, longest first (one Query on ByStage with ``entered_at < cutoff``:
+        the stale monitor reads stuck enrollments only). The second value is where the next
+        page starts; a ``start_after`` key says its own shard."""
+        if start_after:
+            shard = shard_of_partition(start_after["stage_pk"]["S"])
         params: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "ByStage",
             "KeyConditionExpression": "stage_pk = :spk AND entered_at < :cutoff",
             "ExpressionAttributeValues": {
-                ":spk": {"S": stage_pk(org, journey_key, stage)},
+                ":spk": {"S": stage_pk(org, journey_key, stage, shard)},
                 ":cutoff": {"S": format_timestamp(entered_before)},
             },
             "ProjectionExpression": "pk, sk, stage_pk, entered_at, patient_id",
@@ -342,6 +404,45 @@ class PatientsRepository:
             for item in response.get("Items", [])
         ]
         return stuck, response.get("LastEvaluatedKey")
+
+    def stuck_in_every_shard(
+        self,
+        org: str,
+        journey_key: str,
+        stage: str,
+        entered_before: datetime,
+        *,
+        shards: int,
+        limit: int = 1000,
+    ) -> Iterator[list[StuckEnrollment]]:
+        """Pages of the enrollments standing in a stage since before ``entered_before``, of
+        every shard: each round reads the next page of every shard not yet done, in
+        parallel (one Query each). A worker that owns one shard calls
+        :meth:`stuck_enrollments` with ``shard=`` instead."""
+        positions: dict[int, Mapping[str, Any] | None] = dict.fromkeys(range(shards))
+        while positions:
+            pending = list(positions)
+            answers = read_shards(
+                pending,
+                lambda shard: self.stuck_enrollments(
+                    org,
+                    journey_key,
+                    stage,
+                    entered_before,
+                    shard=shard,
+                    start_after=positions[shard],
+                    limit=limit,
+                ),
+            )
+            page: list[StuckEnrollment] = []
+            for shard, (stuck, next_key) in zip(pending, answers, strict=True):
+                page += stuck
+                if next_key is None:
+                    del positions[shard]
+                else:
+                    positions[shard] = next_key
+            if page:
+                yield page
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -404,6 +505,7 @@ class PatientsRepository:
         journey_id: str,
         journey_version: int,
         display_name: str | None = None,
+        stage_shards: int,
     ) -> None:
         """The enrollment's new stage and its log entry in ONE transaction: neither exists
         without the other. The enrollment is written only if it still stands where it was
@@ -414,7 +516,8 @@ class PatientsRepository:
         (else JourneyChanged). Throttling is ServiceUnavailable. A new enrollment (or
         episode) carries the profile's ``display_name`` and checks, in the same transaction,
         that the profile still has it (a rename meanwhile would miss this enrollment: LostRace);
-        later moves leave the name to renames."""
+        later moves leave the name to renames. The enrollment is keyed in the stage index for
+        the journey's ``stage_shards``."""
         enrollment, entry = planned.enrollment, planned.entry
         if entry.entry_hash is None or enrollment.log_hash != entry.entry_hash:
             # Every writer chains its entry (journeys_core.domain.log_chain.chain_entry).
@@ -431,7 +534,7 @@ class PatientsRepository:
                 "enrolled_at": format_timestamp(enrollment.enrolled_at),
                 "version": enrollment.version,
                 "definition_version": enrollment.definition_version,
-                "stage_pk": stage_pk(org, enrollment.journey_key, enrollment.stage),
+                **_stage_index_values(org, patient_id, enrollment, stage_shards),
                 "episode": enrollment.episode,
                 "ended_at": format_timestamp(enrollment.ended_at) if enrollment.ended_at else None,
                 "episodes_ended": enrollment.episodes_ended,

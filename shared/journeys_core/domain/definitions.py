@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from typing import Any
 
 from journeys_core.errors import InvalidInput
 from journeys_core.models.journey import (
@@ -13,6 +14,7 @@ from journeys_core.models.journey import (
     JourneyRecord,
     JourneySpec,
     JourneyUpdate,
+    stage_index_shards,
 )
 
 DEFAULT_PRODUCTS = ("patientsim",)
@@ -56,6 +58,19 @@ def new_journey_record(request: JourneyCreate, now: datetime, journey_id: str) -
     )
 
 
+def _check_stage_index_shards(current: dict[str, Any], spec: JourneySpec) -> None:
+    """A journey's stage index only spreads wider: readers of fewer shards than a patient
+    was keyed with would not see it."""
+    before = stage_index_shards(current)
+    after = spec.stage_index_shards or 1
+    if after < before:
+        raise InvalidInput(
+            f"journey_spec.stage_index_shards: the stage index is spread over {before} keys "
+            f"per stage; it can grow but not shrink to {after} (patients keyed in the "
+            "higher shards would no longer be listed)"
+        )
+
+
 def updated_journey_record(
     current: JourneyRecord, update: JourneyUpdate, now: datetime
 ) -> JourneyRecord:
@@ -80,6 +95,7 @@ def updated_journey_record(
         if getattr(update, field) is not None
     }
     if update.journey_spec is not None:
+        _check_stage_index_shards(current.journey_spec, update.journey_spec)
         changes.update(_derived_from_spec(update.journey_spec))
     changes["updated_at"] = now
     changes["version"] = current.version + 1 if update.bump_version else current.version

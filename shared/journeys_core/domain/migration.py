@@ -14,9 +14,10 @@ StepKind = Literal["skip", "unmapped", "repin", "move"]
 
 @dataclass(frozen=True)
 class MigrationStep:
-    """``skip``: not on a source version (or already on the target); ``unmapped``: its stage
-    is not in the target and the map says nothing (left untouched); ``repin``: same stage,
-    new version; ``move``: a new stage on the new version (with a log entry)."""
+    """``skip``: not on a source version (or already on the target, keyed for the journey's
+    stage index); ``unmapped``: its stage is not in the target and the map says nothing (left
+    untouched); ``repin``: same stage, new version (or the target, keyed anew for a stage
+    index spread wider since); ``move``: a new stage on the new version (with a log entry)."""
 
     kind: StepKind
     to_stage: str | None = None
@@ -29,9 +30,16 @@ def migration_step(
     to_version: int,
     target_stages: Collection[str],
     stage_map: Mapping[str, str],
+    rekey: bool = False,
 ) -> MigrationStep:
+    """``rekey``: the enrollment was keyed for another stage index shard count than the
+    journey's now."""
     version = enrollment.definition_version
-    if version == to_version or (from_version is not None and version != from_version):
+    if from_version is not None and version != from_version:
+        return MigrationStep("skip")
+    if version == to_version:
+        if rekey and enrollment.stage in target_stages:
+            return MigrationStep("repin", enrollment.stage)
         return MigrationStep("skip")
     to_stage = stage_map.get(enrollment.stage, enrollment.stage)
     if to_stage not in target_stages:

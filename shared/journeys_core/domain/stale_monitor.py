@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from journeys_core.clock import format_timestamp
+from journeys_core.models.journey import stage_index_shards
 
 TIMEOUT_EVENT_TYPE = "JOURNEY_STAGE_TIMEOUT"
 EMAIL_ACTION_PREFIXES = ("send_", "request_")
@@ -63,6 +64,8 @@ class StageWatch:
     journey_key: str
     stage: str
     rules: tuple[TimeoutRule, ...]
+    # The journey's stage index shard count: the watch reads each shard in turn.
+    shards: int = 1
 
     @property
     def position(self) -> tuple[str, str, str]:
@@ -101,7 +104,9 @@ def stage_watches(definitions: Iterable[tuple[str, str, Mapping[str, Any]]]) -> 
     """The watches of ``(org, journey_key, journey_spec)`` definitions, in position order.
     Inactive definitions never get here: the index lists active ones only."""
     grouped: dict[tuple[str, str, str], list[TimeoutRule]] = {}
+    shards: dict[tuple[str, str], int] = {}
     for org, journey_key, spec in definitions:
+        shards[(org, journey_key)] = stage_index_shards(spec)
         for raw in spec.get("stale_rules") or ():
             rule = TimeoutRule(
                 max_hours=float(raw["max_hours"]),
@@ -110,7 +115,9 @@ def stage_watches(definitions: Iterable[tuple[str, str, Mapping[str, Any]]]) -> 
             )
             grouped.setdefault((org, journey_key, str(raw["stage"])), []).append(rule)
     return [
-        StageWatch(org, key, stage, tuple(sorted(rules, key=lambda r: r.max_hours)))
+        StageWatch(
+            org, key, stage, tuple(sorted(rules, key=lambda r: r.max_hours)), shards[(org, key)]
+        )
         for (org, key, stage), rules in sorted(grouped.items())
     ]
 

@@ -3,6 +3,7 @@ list summaries and the request bodies of the definitions API."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -134,6 +135,9 @@ class JourneySpec(BaseModel):
     stale_rules: list[StaleRule] | None = None
     final_stages: list[StageName] | None = None
     reentry: Reentry | None = None
+    # How many stage index keys each stage is spread over (a key takes about 1,000 writes a
+    # second); only ever raised, see journeys_core.data.stage_index.
+    stage_index_shards: Annotated[int, Field(ge=1, le=32)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> JourneySpec:
@@ -188,6 +192,11 @@ class JourneySpec(BaseModel):
     def stored_form(self) -> dict[str, Any]:
         """The spec as the user gave it (unset keys stay absent), JSON-ready."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+def stage_index_shards(spec: Mapping[str, Any]) -> int:
+    """How many stage index keys a stored spec spreads each stage over (1 unless it says)."""
+    return int(spec.get("stage_index_shards") or 1)
 
 
 Description = Annotated[str, StringConstraints(max_length=2000)]

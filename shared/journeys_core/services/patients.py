@@ -22,7 +22,12 @@ from journeys_core.domain.patient_search import (
 )
 from journeys_core.domain.stage_machine import StageMachine, is_reentry, plan_stage_move
 from journeys_core.errors import Conflict, InvalidInput, JourneyChanged, NotFound
-from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN, JourneyRecord
+from journeys_core.models.journey import (
+    NAME_PATTERN,
+    STAGE_PATTERN,
+    JourneyRecord,
+    stage_index_shards,
+)
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
     JourneyHistoryPage,
@@ -100,13 +105,24 @@ def get_patient(org: str, patient_id: str) -> PatientView:
 def list_patients_in_stage(
     org: str, journey_key: str, stage: str, limit: int = 50, cursor: str | None = None
 ) -> StageMembersPage:
-    """Who stands in a stage now, longest first (one Query on the sparse ByStage index)."""
+    """Who stands in a stage now, longest first: one Query on the sparse ByStage index per
+    shard of the journey, in parallel (one in all at one shard, the definition cached)."""
     _check("journey_key", journey_key, _JOURNEY_KEY, "1-100 letters, digits, '-', '_' or '.'")
     _check("stage", stage, _STAGE, "1-64 letters, digits, '-', '_' or '.'")
     items, next_cursor = repositories.patients().members_in_stage(
-        org, journey_key, stage, limit, cursor
+        org, journey_key, stage, limit, cursor, shards=journey_stage_shards(org, journey_key)
     )
     return StageMembersPage(items=items, next_cursor=next_cursor)
+
+
+def journey_stage_shards(org: str, journey_key: str) -> int:
+    """How many stage index keys the journey spreads each stage over (its current
+    definition's, cached; counts only grow, so no enrollment stands beyond them). A journey
+    the organization does not have lists nobody: one shard."""
+    try:
+        return stage_index_shards(current_definition(org, journey_key).journey_spec)
+    except NotFound:
+        return 1
 
 
 def journey_history(
@@ -280,6 +296,7 @@ def _move(move: StageMove, patient: PatientRecord | None) -> PatientView:
         journey_id=current.id,
         journey_version=current.version,
         display_name=(record.profile or {}).get("display_name"),
+        stage_shards=stage_index_shards(current.journey_spec),
     )
     return record.with_enrollment(planned.enrollment).view()
 

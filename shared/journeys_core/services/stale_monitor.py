@@ -29,6 +29,7 @@ from typing import Any
 
 from journeys_core.data import repositories
 from journeys_core.data.event_bus import BusEntry, put_events
+from journeys_core.data.stage_index import shard_of_partition
 from journeys_core.data.system_events import TimeoutGate
 from journeys_core.domain.stale_monitor import (
     GATE_READ_BATCH,
@@ -124,23 +125,34 @@ class _MonitorRun:
     def _read_watch(
         self, watch: StageWatch, start_key: Mapping[str, Any] | None
     ) -> Checkpoint | None:
-        """Every stuck enrollment of one watch; where it stopped if time ran short."""
+        """Every stuck enrollment of one watch, shard after shard; where it stopped if time
+        ran short: the last key it finished, which names its shard (a run resuming after
+        the last key of a shard reads that shard's rest, then the next shards)."""
         key = dict(start_key) if start_key else None
+        first = shard_of_partition(key["stage_pk"]["S"]) if key else 0
         cutoff = watch.cutoff(self.now)
-        while True:
-            if self._out_of_time():
-                return Checkpoint(watch.position, key)
-            page, next_key = self.patients.stuck_enrollments(
-                watch.org, watch.journey_key, watch.stage, cutoff, start_after=key
-            )
-            for chunk in chunks(page, GATE_READ_BATCH):
+        for shard in range(first, watch.shards):
+            after = key if key and shard_of_partition(key["stage_pk"]["S"]) == shard else None
+            while True:
                 if self._out_of_time():
                     return Checkpoint(watch.position, key)
-                self._time_out(watch, chunk)
-                key = dict(chunk[-1].resume_key)
-            if next_key is None:
-                return None
-            key = next_key
+                page, next_key = self.patients.stuck_enrollments(
+                    watch.org,
+                    watch.journey_key,
+                    watch.stage,
+                    cutoff,
+                    shard=shard,
+                    start_after=after,
+                )
+                for chunk in chunks(page, GATE_READ_BATCH):
+                    if self._out_of_time():
+                        return Checkpoint(watch.position, key)
+                    self._time_out(watch, chunk)
+                    key = after = dict(chunk[-1].resume_key)
+                if next_key is None:
+                    break
+                key = after = next_key
+        return None
 
     def _time_out(self, watch: StageWatch, stuck: Sequence[StuckEnrollment]) -> None:
         """Claim, record, publish and confirm the timeouts of up to 100 stuck enrollments."""
