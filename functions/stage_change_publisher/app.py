@@ -83,6 +83,6 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     published = len(inserts) - len(failed)
     if published:
         metrics.add_metric(name="StageChangePublished", unit=MetricUnit.Count, value=published)
-    if inserts and len(failed) == len(inserts):
+    if records and len(failed) == len(records):
         raise AllRecordsFailed(f"All records failed processing: {len(failed)} not published")
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

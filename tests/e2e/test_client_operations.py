@@ -21,7 +21,7 @@ from journeys_client import (
     StaleCheckResult,
 )
 
-from tests.e2e.conftest import MakeClient
+from tests.e2e.conftest import MakeClient, eventually
 from tests.e2e.test_client import BOOKING, CountingTransport
 
 pytestmark = pytest.mark.e2e
@@ -95,10 +95,16 @@ def test_journey_templates_analytics_and_the_stale_check(client: JourneysClient)
         "AWAITING_PAYMENT",
     )
 
-    funnel = client.analytics.journey("booking")
+    # Analytics counts what the log's stream has rolled up: a moment after the moves.
+    def counted() -> JourneyAnalytics | None:
+        funnel = client.analytics.journey("booking")
+        by_stage = {stage.stage: stage for stage in funnel.stages}
+        done = (by_stage["AWAITING_PAYMENT"].entries, by_stage["CONFIRMED"].entries) == (2, 1)
+        return funnel if done else None
+
+    funnel = eventually(counted, "the three moves in the journey's analytics")
     assert isinstance(funnel, JourneyAnalytics)
     by_stage = {stage.stage: stage for stage in funnel.stages}
-    assert (by_stage["AWAITING_PAYMENT"].entries, by_stage["CONFIRMED"].entries) == (2, 1)
     assert (funnel.current.enrolled, by_stage["CONFIRMED"].in_stage_now) == (2, 1)
     assert funnel.period.start < funnel.period.end
 

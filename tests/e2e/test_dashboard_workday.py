@@ -12,18 +12,17 @@ admin stale check then emits its timeout, which the notifier emails."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from local_stack.template import DEFAULT_PREFIX
 from local_stack.tokens import make_token
-from tests.e2e.conftest import REPO_ROOT, LocalStack
+from tests.e2e.conftest import REPO_ROOT, LocalStack, eventually
 from tests.e2e.test_dashboard import KEY, browser, page  # noqa: F401 - fixtures
-from tests.e2e.test_local_events import _aws, _eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -69,19 +68,35 @@ class Clinic:
             self.call("PATCH", f"/patients/{patient_id}/journey", move)
 
     def backdate(self, patient_id: str, hours: float) -> None:
-        """As if the patient had entered their stage ``hours`` ago."""
-        entered = time.strftime(
-            "%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime(time.time() - hours * 3600)
-        )
-        _aws(self.stack, "dynamodb").update_item(
+        """As if the patient had entered their stage ``hours`` ago: the enrollment, and the
+        analytics rollups' count of who stands since when (moved from the hour the stay
+        began to the backdated one; additions commute with the stream's own)."""
+        dynamodb = self.stack.aws("dynamodb")
+        key = {
+            "pk": {"S": f"ORG#{self.org}#PATIENT#{patient_id}"},
+            "sk": {"S": f"ENROLLMENT#{KEY}"},
+        }
+        item = dynamodb.get_item(TableName=f"{DEFAULT_PREFIX}-PatientsTable", Key=key)["Item"]
+        began = datetime.fromisoformat(item["entered_at"]["S"])
+        entered = datetime.now(UTC) - timedelta(hours=hours)
+        dynamodb.update_item(
             TableName=f"{DEFAULT_PREFIX}-PatientsTable",
-            Key={
-                "pk": {"S": f"ORG#{self.org}#PATIENT#{patient_id}"},
-                "sk": {"S": f"ENROLLMENT#{KEY}"},
-            },
+            Key=key,
             UpdateExpression="SET entered_at = :at",
-            ExpressionAttributeValues={":at": {"S": entered}},
+            ExpressionAttributeValues={":at": {"S": entered.isoformat()}},
         )
+        stage = item["stage"]["S"]
+        for moment, amount in ((began, "-1"), (entered, "1")):
+            dynamodb.update_item(
+                TableName=f"{DEFAULT_PREFIX}-JourneyRollupsTable",
+                Key={
+                    "pk": {"S": f"ORG#{self.org}#J#{KEY}#S#{stage}"},
+                    "sk": {"S": f"DAY#{moment.date().isoformat()}"},
+                },
+                UpdateExpression="ADD #standing :n",
+                ExpressionAttributeNames={"#standing": f"standing#{moment.hour:02d}"},
+                ExpressionAttributeValues={":n": {"N": amount}},
+            )
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +128,7 @@ def clinic(local_stack: LocalStack) -> Clinic:
         events = clinic.call("GET", f"/patients/{OVERDUE_ID}/events")["items"]
         return any(r.get("outcome") == "sent" for e in events for r in e["results"])
 
-    _eventually(emailed, "the overdue patient's reminder emailed")
+    eventually(emailed, "the overdue patient's reminder emailed")
     return clinic
 
 
