@@ -309,9 +309,11 @@ def test_a_run_reads_only_stuck_enrollments_within_two_dynamodb_calls_each(
     assert put_events_calls == [10, 10, 10, 10, 5]
 
 
-def test_only_active_definitions_that_have_stale_rules_are_watched(clock: Clock) -> None:
+def test_active_journeys_are_watched_by_the_rules_of_every_version_patients_follow(
+    clock: Clock,
+) -> None:
     define_journey("follow-up", FOLLOW_UP)
-    clock.enroll("p-1", "follow-up", "WAITING", 30)
+    clock.enroll("p-1", "follow-up", "WAITING", 30)  # pinned to version 1, which has the rule
     where: dict[str, Any] = {"path_params": {"name_or_id": "follow-up"}, "org": "org-a"}
 
     def update(body: dict[str, Any]) -> None:
@@ -324,7 +326,7 @@ def test_only_active_definitions_that_have_stale_rules_are_watched(clock: Clock)
     update({"is_active": False})
     inactive = stuck_seen(0)
     update({"is_active": True, "journey_spec": {"stages": ["WAITING", "DONE"]}})
-    without_rules = stuck_seen(1)
+    current_without_rules = stuck_seen(1)  # p-1 still follows version 1
     update({"journey_spec": FOLLOW_UP})
     watched = stuck_seen(2)
     # a journey patients walked is retired, never deleted (its log cites its versions)
@@ -332,4 +334,71 @@ def test_only_active_definitions_that_have_stale_rules_are_watched(clock: Clock)
     update({"is_active": False})
     retired = stuck_seen(3)
 
-    assert (inactive, without_rules, watched, retired) == (0, 0, 1, 0)
+    assert (inactive, current_without_rules, watched, retired) == (0, 1, 1, 0)
+
+
+V1_RULE_ON_A = {
+    "stages": ["A", "B", "DONE"],
+    "transitions": {"A": ["B", "DONE"], "B": ["A", "DONE"]},
+    "stale_rules": [{"stage": "A", "max_hours": 2, "action": "v1_nudge_a"}],
+}
+V2_RULE_ON_B = {
+    "stages": ["A", "B", "DONE"],
+    "transitions": {"A": ["B", "DONE"], "B": ["A", "DONE"]},
+    "stale_rules": [{"stage": "B", "max_hours": 2, "action": "v2_nudge_b"}],
+}
+
+
+def test_each_patient_times_out_by_the_stale_rules_of_its_pinned_version(
+    clock: Clock, bus: str
+) -> None:
+    # Given v1 with a rule on A only; patients pinned to v1 in A and in B
+    define_journey("pinned", V1_RULE_ON_A)
+    clock.enroll("v1-in-a", "pinned", "A", 30)
+    clock.enroll("v1-in-b", "pinned", "A", 40)
+    clock.now = NOW - timedelta(hours=30)
+    assert move("v1-in-b", "B", key="pinned").status == 200
+    # When v2 moves the rule from A to B, and patients enroll on v2 in A and in B
+    result = invoke(
+        "journeys",
+        api_event(
+            "journeys/update-journey",
+            path_params={"name_or_id": "pinned"},
+            body={"journey_spec": V2_RULE_ON_B},
+            org="org-a",
+        ),
+    )
+    assert result.body["version"] == 2
+    clock.enroll("v2-in-a", "pinned", "A", 30)
+    clock.enroll("v2-in-b", "pinned", "A", 40)
+    clock.now = NOW - timedelta(hours=30)
+    assert move("v2-in-b", "B", key="pinned").status == 200
+    clock.now = NOW
+
+    run = run_monitor(NOW)
+
+    # Then v1's rule reaches v1's patient in A, v2's rule v2's patient in B, nobody else
+    actions = sorted((e["detail"]["patient_id"], e["detail"]["action"]) for e in drain(bus))
+    assert actions == [("v1-in-a", "v1_nudge_a"), ("v2-in-b", "v2_nudge_b")]
+    assert (run["processed"], run["emitted"]) == (2, 2)
+
+
+def test_a_patient_whose_episode_ended_is_not_stuck(clock: Clock, bus: str) -> None:
+    # Given a rule on the final stage too (a follow-up after the end, say)
+    spec = {
+        "stages": ["WAITING", "DONE"],
+        "transitions": {"WAITING": ["DONE"]},
+        "stale_rules": [
+            {"stage": "WAITING", "max_hours": 2, "action": "nudge"},
+            {"stage": "DONE", "max_hours": 2, "action": "nudge"},
+        ],
+    }
+    define_journey("ends", spec)
+    clock.enroll("finished", "ends", "WAITING", 40)
+    clock.now = NOW - timedelta(hours=30)
+    assert move("finished", "DONE", key="ends").status == 200
+    clock.enroll("waiting", "ends", "WAITING", 30)
+
+    run_monitor(NOW)
+
+    assert timed_out(bus) == [("waiting", "ends", "WAITING")]

@@ -112,6 +112,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     "StaleMonitorFunction": {
         "DefinitionsTable/index/ByStaleRules": QUERY,
+        "DefinitionsTable": {"dynamodb:BatchGetItem"},  # are the watched journeys active
         "PatientsTable/index/ByStage": QUERY,
         # timeout gates, timeout events, the run's checkpoint (deleted when a run completes)
         "SystemEventsTable": {
@@ -135,6 +136,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "AdminFunction": {
         # the monitor for one organization, now: no checkpoint, so no GetItem/DeleteItem
         "DefinitionsTable/index/ByStaleRules": QUERY,
+        "DefinitionsTable": {"dynamodb:BatchGetItem"},  # are the watched journeys active
         "PatientsTable/index/ByStage": QUERY,
         "SystemEventsTable": {
             "dynamodb:BatchGetItem",

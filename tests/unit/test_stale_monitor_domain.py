@@ -35,13 +35,13 @@ MINUTE = timedelta(minutes=1)
 
 def archetype_watches() -> list[Any]:
     builtins = load_builtin_journeys()
-    return stage_watches(("org-a", b["name"], b["journey_spec"]) for b in builtins)
+    return stage_watches(("org-a", b["name"], 1, b["journey_spec"]) for b in builtins)
 
 
 def test_the_archetypes_bring_seven_rules_on_seven_stages() -> None:
     watches = archetype_watches()
 
-    assert sorted((w.label, w.rules[0].max_hours) for w in watches) == [
+    assert sorted((w.label, w.rules[1][0].max_hours) for w in watches) == [
         ("carta_natal.AWAITING_BIRTH_DATA", 24),
         ("despertar_8s.DEEP_DIVE", 336),
         ("despertar_8s.ONBOARDING", 168),
@@ -81,7 +81,7 @@ def test_hours_stale_is_the_time_in_the_stage_to_one_decimal(
 
 def test_only_send_and_request_actions_send_email() -> None:
     actions = {
-        rule.action: sends_email(rule.action) for w in archetype_watches() for rule in w.rules
+        rule.action: sends_email(rule.action) for w in archetype_watches() for rule in w.rules[1]
     }
 
     assert actions == {
@@ -101,17 +101,39 @@ def test_several_rules_on_one_stage_apply_the_longest_one_passed() -> None:
             {"stage": "AWAITING_PAYMENT", "max_hours": 48, "action": "send_payment_reminder"},
         ]
     }
-    (watch,) = stage_watches([("org-a", "intake", spec)])
+    (watch,) = stage_watches([("org-a", "intake", 1, spec)])
 
     assert watch.cutoff(NOW) == NOW - timedelta(hours=48)
-    assert watch.rule_for(NOW - timedelta(hours=47), NOW) is None
-    assert watch.rule_for(NOW - timedelta(hours=50), NOW).action == "send_payment_reminder"  # type: ignore[union-attr]
-    assert watch.rule_for(NOW - timedelta(hours=97), NOW).action == "alert_finance"  # type: ignore[union-attr]
+    assert watch.rule_for(NOW - timedelta(hours=47), 1, NOW) is None
+    assert watch.rule_for(NOW - timedelta(hours=50), 1, NOW).action == "send_payment_reminder"  # type: ignore[union-attr]
+    assert watch.rule_for(NOW - timedelta(hours=97), 1, NOW).action == "alert_finance"  # type: ignore[union-attr]
+
+
+def test_an_enrollment_is_timed_out_by_the_rules_of_its_own_version() -> None:
+    # Given v1 with a 48-hour rule on WAITING, v2 with a 12-hour rule there, v3 with none
+    def spec(*hours: float) -> dict[str, Any]:
+        rules = [{"stage": "WAITING", "max_hours": h, "action": f"after_{h:g}"} for h in hours]
+        return {"stale_rules": rules}
+
+    (watch,) = stage_watches(
+        [("org-a", "j", 1, spec(48)), ("org-a", "j", 2, spec(12)), ("org-a", "j", 3, {})]
+    )
+    entered = NOW - timedelta(hours=30)
+
+    def action(version: int, ended: bool = False) -> str | None:
+        stuck = StuckEnrollment("p", entered, {}, definition_version=version, ended=ended)
+        timeout = stage_timeout(watch, stuck, NOW, "t")
+        return timeout.action if timeout else None
+
+    # Then the read reaches the shortest rule of any version, each stay is judged by its own
+    assert watch.cutoff(NOW) == NOW - timedelta(hours=12)
+    assert (action(1), action(2), action(3)) == (None, "after_12", None)
+    assert action(2, ended=True) is None  # an ended episode waits on nothing
 
 
 def test_a_timeout_carries_the_rule_and_the_stay() -> None:
     (watch,) = [w for w in archetype_watches() if w.label == "carta_natal.AWAITING_BIRTH_DATA"]
-    stuck = StuckEnrollment("p-1", NOW - timedelta(hours=30), resume_key={})
+    stuck = StuckEnrollment("p-1", NOW - timedelta(hours=30), {}, definition_version=1)
 
     timeout = stage_timeout(watch, stuck, NOW, "timeout-1")
 
@@ -173,7 +195,7 @@ class TestTheRunOrder:
     def watches(self) -> list[Any]:
         # Built in each test, not at import: `make mutation` must see a changed stage_watches.
         return stage_watches(
-            ("org-a", key, {"stale_rules": [{"stage": "S", "max_hours": 1, "action": "a"}]})
+            ("org-a", key, 1, {"stale_rules": [{"stage": "S", "max_hours": 1, "action": "a"}]})
             for key in ("j1", "j2", "j3", "j4")
         )
 

@@ -19,7 +19,13 @@ from typing import Any
 from journeys_core.clock import format_timestamp
 from journeys_core.data import aws
 from journeys_core.data.codec import cancellation_reasons, dump_json, from_item, to_item
-from journeys_core.data.dynamo import UpdateExpression, batch_write, query_all, query_page
+from journeys_core.data.dynamo import (
+    UpdateExpression,
+    batch_get,
+    batch_write,
+    query_all,
+    query_page,
+)
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.journey import JourneyRecord, JourneySummary
 
@@ -54,20 +60,24 @@ def version_sk(journey_id: str, version: int) -> str:
     return f"VERSION#{journey_id}#{version:08d}"
 
 
-# The stale monitor's index (GSI ByStaleRules): every organization's watched definitions.
+# The stale monitor's index (GSI ByStaleRules): every saved version that has stale rules,
+# of every organization. Versions, not current definitions: an enrollment follows the rules
+# of the version it is pinned to, which a later version may have dropped or changed.
 STALE_RULES_PK = "STALE"
 
 
-def stale_rules_sk(org: str, name: str) -> str:
-    return f"ORG#{org}#JOURNEY#{name}"
+def stale_rules_sk(org: str, name: str, version: int) -> str:
+    return f"ORG#{org}#JOURNEY#{name}#V#{version:08d}"
 
 
 @dataclass(frozen=True)
-class WatchedDefinition:
-    """An active definition with stale rules, as the ByStaleRules index projects it."""
+class WatchedVersion:
+    """A saved version with stale rules, of a journey that is active (retired journeys are
+    not watched), as the ByStaleRules index projects it."""
 
     org: str
     name: str
+    version: int
     journey_spec: dict[str, Any]
 
 
@@ -101,13 +111,9 @@ def _current_values(org: str, record: JourneyRecord) -> dict[str, Any]:
         list_sk=f"{format_timestamp(record.updated_at)}#{record.id}",
         journey_id=record.id,
     )
-    # Sparse GSI ByStaleRules: only active definitions with stale rules are in it (None is
-    # left out on create and REMOVEd on replace, so a definition that stops qualifying leaves).
-    watched = record.is_active and bool(record.journey_spec.get("stale_rules"))
-    values.update(
-        stale_pk=STALE_RULES_PK if watched else None,
-        stale_sk=stale_rules_sk(org, record.name) if watched else None,
-    )
+    # Not in ByStaleRules: its versions are (None is REMOVEd on replace, so a current item
+    # indexed by an earlier release leaves the index when it is next saved).
+    values.update(stale_pk=None, stale_sk=None)
     return values
 
 
@@ -116,6 +122,11 @@ def _version_item(org: str, record: JourneyRecord) -> dict[str, Any]:
     for counter in _COUNTERS:  # counters belong to the journey, not to one version
         values.pop(counter, None)
     values.update(pk=org_pk(org), sk=version_sk(record.id, record.version))
+    if record.journey_spec.get("stale_rules"):
+        # Sparse GSI ByStaleRules, written once with the snapshot (which never changes).
+        values.update(
+            stale_pk=STALE_RULES_PK, stale_sk=stale_rules_sk(org, record.name, record.version)
+        )
     return to_item(values)
 
 
@@ -294,9 +305,11 @@ class DefinitionsRepository:
         )
         return [record_from_item(item) for item in items]
 
-    def list_with_stale_rules(self, org: str | None = None) -> list[WatchedDefinition]:
-        """Every active definition with stale rules, of every organization or of ``org``:
-        Queries on the sparse ByStaleRules index (a few items per organization, never a Scan)."""
+    def list_with_stale_rules(self, org: str | None = None) -> list[WatchedVersion]:
+        """Every saved version with stale rules of every active journey, of every
+        organization or of ``org``: Queries on the sparse ByStaleRules index (a few items per
+        journey, never a Scan), then one BatchGetItem per 100 journeys for whether each is
+        still the same journey (a version of a deleted one is not watched) and active."""
         params: dict[str, Any] = {
             "IndexName": "ByStaleRules",
             "KeyConditionExpression": "stale_pk = :pk",
@@ -304,19 +317,42 @@ class DefinitionsRepository:
         }
         if org is not None:
             params["KeyConditionExpression"] += " AND begins_with(stale_sk, :org)"
-            params["ExpressionAttributeValues"][":org"] = {"S": stale_rules_sk(org, "")}
-        _project(params, ["organization_id", "name", "spec_json"])
-        watched = (
-            WatchedDefinition(
+            params["ExpressionAttributeValues"][":org"] = {"S": f"ORG#{org}#"}
+        _project(params, ["sk", "organization_id", "name", "spec_json"])
+        found: list[tuple[str, WatchedVersion]] = []
+        for item in self._query_all(**params):
+            if not item["sk"]["S"].startswith("VERSION#"):
+                continue  # a current item an earlier release indexed: its versions count
+            _, journey_id, version = item["sk"]["S"].split("#")
+            watched = WatchedVersion(
                 org=item["organization_id"]["S"],
                 name=item["name"]["S"],
+                version=int(version),
                 journey_spec=json.loads(item["spec_json"]["S"]),
             )
-            for item in self._query_all(**params)
+            # The prefix ends in '#', which no organization id holds; the exact comparison
+            # keeps another organization out even so.
+            if org is None or watched.org == org:
+                found.append((journey_id, watched))
+        active = self._active_journey_ids({(w.org, w.name) for _, w in found})
+        return [watched for journey_id, watched in found if journey_id in active]
+
+    def _active_journey_ids(self, journeys: set[tuple[str, str]]) -> set[str]:
+        """The ids of the given (org, name) journeys that exist and are active."""
+        keys = [
+            {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(name)}}
+            for org, name in sorted(journeys)
+        ]
+        items = batch_get(
+            self.table,
+            keys,
+            projection={"ProjectionExpression": "journey_id, is_active"},
         )
-        # The prefix ends in '#', which no organization id holds; the exact comparison keeps
-        # another organization out even so.
-        return [found for found in watched if org is None or found.org == org]
+        return {
+            item["journey_id"]["S"]
+            for item in items
+            if item.get("is_active", {}).get("BOOL") and "journey_id" in item
+        }
 
     def existing_names(self, org: str) -> set[str]:
         items = self._query_all(

@@ -82,6 +82,8 @@ MAX_TIMELINE_EVENTS = 5_000_000
 MAX_RULE_EVALUATIONS = 1_000_000
 MONITOR_EVERY = 60  # the stale monitor runs hourly
 GATE_MINUTES = 24 * 60  # one timeout per (patient, stage) stay every 24 hours
+# Every simulated patient follows the one definition rehearsed.
+SIMULATED_VERSION = 1
 DAY_STARTS, DAY_SPAN = 8 * 60, 12 * 60  # patients act between 08:00 and 20:00
 STAFF_REASON = "simulated staff move"
 # Timeline events may stand for the triggers the bus routes to the engine; the timeout is
@@ -221,7 +223,9 @@ class CohortRun:
         self.end = cohort.days * MINUTES_PER_DAY
         self.watches: dict[str, StageWatch] = {
             watch.stage: watch
-            for watch in stage_watches([(cohort.org, cohort.journey_key, cohort.spec)])
+            for watch in stage_watches(
+                [(cohort.org, cohort.journey_key, SIMULATED_VERSION, cohort.spec)]
+            )
         }
         self.tallies = {id(rule): _RuleTally() for rule in cohort.rules}
         self.by_trigger: dict[str, list[AutomationRule]] = {}
@@ -239,7 +243,7 @@ class CohortRun:
         # Timeouts are most of the work: what one does is worked out once per kind.
         self._timeout_kinds: dict[tuple[str, int, float | None], _TimeoutKind] = {}
         self._thresholds = {
-            stage: tuple(rule.max_hours * 60 for rule in watch.rules)
+            stage: tuple(rule.max_hours * 60 for rule in watch.rules[SIMULATED_VERSION])
             for stage, watch in self.watches.items()
         }
         self._timeouts_read_hours = any(
@@ -323,7 +327,8 @@ class CohortRun:
         patient.stage, patient.entered = to_stage, at
         patient.version += 1
         watch = self.watches.get(to_stage)
-        patient.next_timeout = first_timeout(at, watch.rules[0].max_hours) if watch else None
+        shortest = watch.rules[SIMULATED_VERSION][0] if watch else None
+        patient.next_timeout = first_timeout(at, shortest.max_hours) if shortest else None
         return "moved"
 
     # -- domain events and the rules ---------------------------------------------------------
@@ -452,7 +457,9 @@ class CohortRun:
             patient.next_timeout = at + GATE_MINUTES
 
     def _timeout(self, patient: _Patient, stage: str, at: int, event_id: str) -> StageTimeout:
-        stuck = StuckEnrollment(patient.id, self._moment(patient.entered), resume_key={})
+        stuck = StuckEnrollment(
+            patient.id, self._moment(patient.entered), {}, definition_version=SIMULATED_VERSION
+        )
         timeout = stage_timeout(self.watches[stage], stuck, self._moment(at), event_id)
         assert timeout is not None  # first_timeout waits for the shortest rule
         return timeout
@@ -477,7 +484,9 @@ class CohortRun:
                     emailed = emailed or sends
                     bumps.append((self.tallies[id(rule)], int(sends)))
                 quiet = tuple(bumps)
-        stale = self.watches[stage].rule_for(self._moment(0), self._moment(elapsed))
+        stale = self.watches[stage].rule_for(
+            self._moment(0), SIMULATED_VERSION, self._moment(elapsed)
+        )
         assert stale is not None  # first_timeout waits for the shortest rule
         known = _TimeoutKind(
             label=f"{stage}>{stale.max_hours:g}h:{stale.action}",

@@ -7,6 +7,9 @@ cutoff (``now - max_hours``), and emits one ``JOURNEY_STAGE_TIMEOUT`` per stuck 
 journey, stage) at most once every 24 hours.
 
 - **Stuck** means ``entered_at < now - max_hours`` (strictly older than the rule allows).
+- **Pinned versions**: an enrollment is timed out by the rules of the version it follows
+  (``definition_version``): a rule a later version added does not reach it, one a later
+  version dropped still does. An enrollment whose episode ended (a final stage) is not stuck.
 - **Several rules on one stage** (a reminder at 48 h, an escalation at 96 h): the enrollment is
   read with the shortest cutoff and gets the rule with the longest ``max_hours`` it has passed.
 - **Email**: a timeout sends an email when its action starts with ``send_`` or ``request_``
@@ -57,12 +60,14 @@ class TimeoutRule:
 
 @dataclass(frozen=True)
 class StageWatch:
-    """Every stale rule of one (organization, journey, stage), shortest ``max_hours`` first."""
+    """Every stale rule of one (organization, journey, stage), per version of the journey
+    that has rules there, shortest ``max_hours`` first: an enrollment is timed out by the
+    rules of the version it is pinned to, never by another version's."""
 
     org: str
     journey_key: str
     stage: str
-    rules: tuple[TimeoutRule, ...]
+    rules: Mapping[int, tuple[TimeoutRule, ...]]
 
     @property
     def position(self) -> tuple[str, str, str]:
@@ -75,12 +80,14 @@ class StageWatch:
         return f"{self.journey_key}.{self.stage}"
 
     def cutoff(self, now: datetime) -> datetime:
-        """Enrollments that entered the stage before this are stuck (for the shortest rule)."""
-        return now - self.rules[0].age
+        """Enrollments that entered the stage before this are stuck (for the shortest rule of
+        any version: which version each follows is known only once it is read)."""
+        return now - min(rules[0].age for rules in self.rules.values())
 
-    def rule_for(self, entered_at: datetime, now: datetime) -> TimeoutRule | None:
-        """The rule with the longest ``max_hours`` that the stay has passed, if any."""
-        passed = [rule for rule in self.rules if is_stuck(entered_at, rule.max_hours, now)]
+    def rule_for(self, entered_at: datetime, version: int, now: datetime) -> TimeoutRule | None:
+        """The rule of ``version`` with the longest ``max_hours`` that the stay has passed;
+        None when that version has no rule on the stage or the stay has passed none."""
+        passed = [r for r in self.rules.get(version, ()) if is_stuck(entered_at, r.max_hours, now)]
         return passed[-1] if passed else None
 
 
@@ -97,21 +104,32 @@ def sends_email(action: str) -> bool:
     return action.startswith(EMAIL_ACTION_PREFIXES)
 
 
-def stage_watches(definitions: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[StageWatch]:
-    """The watches of ``(org, journey_key, journey_spec)`` definitions, in position order.
-    Inactive definitions never get here: the index lists active ones only."""
-    grouped: dict[tuple[str, str, str], list[TimeoutRule]] = {}
-    for org, journey_key, spec in definitions:
+def stage_watches(
+    versions: Iterable[tuple[str, str, int, Mapping[str, Any]]],
+) -> list[StageWatch]:
+    """The watches of ``(org, journey_key, version, journey_spec)`` saved versions, in
+    position order. Retired journeys never get here: the repository lists active ones."""
+    grouped: dict[tuple[str, str, str], dict[int, list[TimeoutRule]]] = {}
+    for org, journey_key, version, spec in versions:
         for raw in spec.get("stale_rules") or ():
             rule = TimeoutRule(
                 max_hours=float(raw["max_hours"]),
                 action=str(raw["action"]),
                 email_subject=raw.get("email_subject") or None,
             )
-            grouped.setdefault((org, journey_key, str(raw["stage"])), []).append(rule)
+            by_version = grouped.setdefault((org, journey_key, str(raw["stage"])), {})
+            by_version.setdefault(version, []).append(rule)
     return [
-        StageWatch(org, key, stage, tuple(sorted(rules, key=lambda r: r.max_hours)))
-        for (org, key, stage), rules in sorted(grouped.items())
+        StageWatch(
+            org,
+            key,
+            stage,
+            {
+                version: tuple(sorted(rules, key=lambda r: r.max_hours))
+                for version, rules in sorted(by_version.items())
+            },
+        )
+        for (org, key, stage), by_version in sorted(grouped.items())
     ]
 
 
@@ -162,6 +180,9 @@ class StuckEnrollment:
     entered_at: datetime
     # The enrollment's key in the stage index: where to resume after it.
     resume_key: Mapping[str, Any]
+    definition_version: int
+    # Its episode ended (a final stage): the patient is no longer waiting on anything.
+    ended: bool = False
 
     @property
     def entered_at_text(self) -> str:
@@ -203,7 +224,9 @@ def new_timeout_event_id() -> str:
 def stage_timeout(
     watch: StageWatch, enrollment: StuckEnrollment, now: datetime, event_id: str
 ) -> StageTimeout | None:
-    rule = watch.rule_for(enrollment.entered_at, now)
+    if enrollment.ended:
+        return None
+    rule = watch.rule_for(enrollment.entered_at, enrollment.definition_version, now)
     if rule is None:
         return None
     return StageTimeout(

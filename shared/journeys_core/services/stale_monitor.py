@@ -106,7 +106,7 @@ class _MonitorRun:
 
     def execute(self) -> StaleCheckResult:
         watched = repositories.definitions().list_with_stale_rules(self.org)
-        watches = stage_watches((d.org, d.name, d.journey_spec) for d in watched)
+        watches = stage_watches((w.org, w.name, w.version, w.journey_spec) for w in watched)
         checkpoint = self.checkpoints.load_checkpoint() if self.resumable else None
         for watch, start_key in plan_watches(watches, checkpoint):
             stopped_at = self._read_watch(watch, start_key)
@@ -144,25 +144,31 @@ class _MonitorRun:
 
     def _time_out(self, watch: StageWatch, stuck: Sequence[StuckEnrollment]) -> None:
         """Claim, record, publish and confirm the timeouts of up to 100 stuck enrollments."""
-        self.processed += len(stuck)
+        # Stuck by the rules of their own version (the Query's cutoff is the shortest rule
+        # of any version), in an episode that has not ended.
+        timeouts = [
+            (s, timeout)
+            for s in stuck
+            if (timeout := stage_timeout(watch, s, self.now, new_timeout_event_id())) is not None
+        ]
+        self.processed += len(timeouts)
+        if not timeouts:
+            return
         gates = [
             TimeoutGate(watch.org, s.patient_id, watch.journey_key, watch.stage, s.entered_at_text)
-            for s in stuck
+            for s, _ in timeouts
         ]
         stored = self.gates.read_timeout_gates(gates)
         due = [
-            (enrollment, gate)
-            for enrollment, gate, state in zip(stuck, gates, stored, strict=True)
+            (timeout, gate)
+            for (_, timeout), gate, state in zip(timeouts, gates, stored, strict=True)
             if timeout_gate_is_open(state, gate.entered_at, self.now)
         ]
         if self.dry_run:
             self.triggered[watch.label] += len(due)
             return
         claimed: list[tuple[TimeoutGate, StageTimeout]] = []
-        for enrollment, gate in due:
-            timeout = stage_timeout(watch, enrollment, self.now, new_timeout_event_id())
-            if timeout is None:
-                continue
+        for timeout, gate in due:
             event_id = self.gates.claim_timeout(
                 gate.org,
                 gate.patient_id,
