@@ -1,7 +1,9 @@
-"""The stale-journey monitor, run hourly by EventBridge Scheduler (``rate(1 hour)``).
+"""The stale-journey monitor's planner, run hourly by EventBridge Scheduler (``rate(1 hour)``):
+it lists the watched (organization, journey, stage) units and puts one message per unit on
+the work queue, where the stale worker function reads each on its own.
 
 "Now" is the scheduled event's ``time`` (the schedule's Input carries
-``<aws.scheduler.scheduled-time>``), so a retried invocation examines the same moment and
+``<aws.scheduler.scheduled-time>``), so a retried invocation plans the same moment and
 ``make invoke FUNCTION=stale_monitor EVENT=events/stale_monitor/…json`` replays any moment.
 """
 
@@ -13,7 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from journeys_core.domain.stale_monitor import scheduled_time
-from journeys_core.services.stale_monitor import run_scheduled_check
+from journeys_core.services.stale_fanout import plan_scheduled_check
 
 logger = Logger()
 metrics = Metrics()
@@ -23,10 +25,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = scheduled_time(event)
-    result = run_scheduled_check(now, time_left_ms=context.get_remaining_time_in_millis)
-    logger.info("stale journeys checked", extra={"now": now.isoformat(), **result.model_dump()})
-    metrics.add_metric(name="StuckEnrollments", unit=MetricUnit.Count, value=result.processed)
-    metrics.add_metric(name="StageTimeoutsEmitted", unit=MetricUnit.Count, value=result.emitted)
-    if not result.complete:
-        metrics.add_metric(name="StaleCheckCutShort", unit=MetricUnit.Count, value=1)
+    result = plan_scheduled_check(now)
+    logger.info("stale journeys planned", extra={"now": now.isoformat(), **result.model_dump()})
+    metrics.add_metric(name="StaleUnitsQueued", unit=MetricUnit.Count, value=result.queued)
     return result.model_dump(mode="json")

@@ -1,6 +1,10 @@
 """The hourly stale-journey monitor on moto: the archetypes' seven rules time out exactly the
 patients stuck past their threshold, at most once per 24 hours per stay, even when runs
-overlap, are cut short or the bus refuses an event; and it reads stuck enrollments only."""
+overlap, are cut short or the bus refuses an event; and it reads stuck enrollments only.
+Fanned out: the planner queues one unit per watched (organization, journey, stage) and reads
+no enrollment; each unit goes through the worker function as Lambda's SQS event source hands
+it over, keeps its own position and fails alone; a stay still stuck fires again after a day,
+three days and a week, then stops."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +21,15 @@ import pytest
 
 from journeys_core.data.aws import client, dynamodb
 from journeys_core.data.event_bus import PutOutcome
+from journeys_core.data.patients import PatientsRepository
 from journeys_core.data.system_events import TimeoutGatesRepository
+from journeys_core.domain.stale_monitor import UnitMessage
 from journeys_core.services import stale_monitor
+from journeys_core.services.stale_fanout import run_unit
+from journeys_core.services.stale_monitor import watched_units
 from tests.conftest import invoke
 from tests.support.bus import drain, queue_behind_rule
-from tests.support.events import api_event
+from tests.support.events import api_event, load_sample
 from tests.support.patients import define_journey, move
 from tests.support.stale_monitor import (
     NOW,
@@ -29,6 +38,7 @@ from tests.support.stale_monitor import (
     MonitorContext,
     import_builtins,
     run_monitor,
+    scheduled_event,
 )
 
 BUILTINS = Path(__file__).resolve().parents[2] / "shared/journeys_core/builtins"
@@ -203,7 +213,9 @@ def test_two_overlapping_runs_emit_each_timeout_once(
     results: list[Any] = []
 
     def run() -> None:
-        results.append(stale_monitor.run_scheduled_check(NOW))
+        # One scheduled run's units, delivered twice at once (two workers on the same units)
+        for unit in watched_units():
+            results.append(run_unit(UnitMessage(unit, NOW)))
 
     threads = [threading.Thread(target=run, name=f"run-{n}") for n in range(2)]
     for thread in threads:
@@ -211,15 +223,15 @@ def test_two_overlapping_runs_emit_each_timeout_once(
     for thread in threads:
         thread.join(timeout=120)
 
-    assert reads == {"run-0": 2, "run-1": 2}  # one batch per watch, read by both runs
+    assert reads == {"run-0": 2, "run-1": 2}  # one batch per unit, read by both workers
     emitted = Counter(patient for patient, _, _ in timed_out(bus))
     assert len(emitted) == 80
     assert set(emitted.values()) == {1}
     assert sum(r.emitted for r in results) == 80
-    assert [r.processed for r in results] == [80, 80]
+    assert sum(r.processed for r in results) == 160
 
 
-def test_a_run_short_of_time_stops_cleanly_and_the_next_run_does_the_rest(
+def test_a_unit_short_of_time_stops_cleanly_and_its_continuation_does_the_rest(
     clock: Clock, bus: str
 ) -> None:
     define_journey("follow-up", FOLLOW_UP)
@@ -228,17 +240,21 @@ def test_a_run_short_of_time_stops_cleanly_and_the_next_run_does_the_rest(
     # Time at the start, for the first Query and the first 100 enrollments, then too little.
     short = MonitorContext([300_000, 300_000, 300_000, 1_000])
 
-    first = run_monitor(NOW, short)
-    second = run_monitor(NOW)
+    run = run_monitor(NOW, short)
 
-    assert (first["complete"], first["processed"], first["emitted"]) == (False, 100, 100)
-    assert (second["complete"], second["processed"], second["emitted"]) == (True, 30, 30)
+    # the worker saved its position and queued the unit's continuation, which finished it
+    assert (run["units"], run["invocations"], run["processed"], run["emitted"]) == (
+        1,
+        2,
+        130,
+        130,
+    )
     emitted = Counter(patient for patient, _, _ in timed_out(bus))
     assert len(emitted) == 130
     assert set(emitted.values()) == {1}
-    # The ring is complete again: the next run starts from the beginning, emitting nothing new.
-    third = run_monitor(NOW + timedelta(hours=1))
-    assert (third["complete"], third["processed"], third["emitted"]) == (True, 130, 0)
+    # The next hour's run reads the unit from its start again, emitting nothing new.
+    later = run_monitor(NOW + timedelta(hours=1))
+    assert (later["complete"], later["processed"], later["emitted"]) == (True, 130, 0)
 
 
 def test_a_timeout_the_bus_refused_goes_out_on_a_later_run_with_its_event_id(
@@ -402,3 +418,106 @@ def test_a_patient_whose_episode_ended_is_not_stuck(clock: Clock, bus: str) -> N
     run_monitor(NOW)
 
     assert timed_out(bus) == [("waiting", "ends", "WAITING")]
+
+
+# -- fanned out: units, their positions and failures, and the back-off -------------------
+
+
+def waiting_spec(**rule: Any) -> dict[str, Any]:
+    return {
+        "stages": ["WAITING", "DONE"],
+        "stale_rules": [{"stage": "WAITING", "max_hours": 2, "action": "send_nudge", **rule}],
+    }
+
+
+def test_the_planner_queues_one_unit_per_watched_stage_and_reads_no_enrollment(
+    clock: Clock, ddb_calls: Counter[str]
+) -> None:
+    import_builtins("org-a")
+    import_builtins("org-b")
+    for n in range(5):
+        clock.enroll(f"p-{n}", "intake", "AWAITING_PAYMENT", 50)
+    ddb_calls.clear()
+
+    plan = import_module("functions.stale_monitor.app").handler(
+        scheduled_event(NOW), MonitorContext()
+    )
+
+    # seven rules on seven stages in each organization; one Query and one BatchGetItem
+    assert plan == {"units": 14, "queued": 14, "organizations": 2}
+    assert dict(ddb_calls) == {"Query": 1, "BatchGetItem": 1}
+
+
+@pytest.mark.parametrize(
+    ("rule", "fires_at_hours"),
+    [
+        ({}, [0, 24, 96, 264]),  # then a day, three days and a week later, then no more
+        ({"backoff_hours": [48]}, [0, 48]),
+        ({"backoff_hours": []}, [0]),
+    ],
+)
+def test_a_stay_still_stuck_fires_again_backing_off_then_stops(
+    clock: Clock, bus: str, rule: dict[str, Any], fires_at_hours: list[int]
+) -> None:
+    define_journey("wait", waiting_spec(**rule))
+    clock.enroll("p-1", "wait", "WAITING", 3)
+
+    # each hour it should fire, the hour before, and long after the last
+    last = fires_at_hours[-1]
+    probes = sorted({*fires_at_hours, *(h - 1 for h in fires_at_hours if h), last + 168, 720})
+    fired = [h for h in probes if run_monitor(NOW + timedelta(hours=h))["emitted"]]
+
+    assert fired == fires_at_hours
+    assert len(drain(bus)) == len(fires_at_hours)
+
+
+def test_a_failing_unit_is_dead_lettered_alone_and_the_others_go_on(
+    clock: Clock, bus: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    define_journey("broken", waiting_spec())
+    define_journey("healthy", waiting_spec())
+    clock.enroll("p-broken", "broken", "WAITING", 3)
+    clock.enroll("p-healthy", "healthy", "WAITING", 3)
+    stuck_enrollments = PatientsRepository.stuck_enrollments
+
+    def failing_for_broken(self: PatientsRepository, org: str, key: str, *a: Any, **k: Any) -> Any:
+        if key == "broken":
+            raise RuntimeError("the broken unit's index is unavailable")
+        return stuck_enrollments(self, org, key, *a, **k)
+
+    monkeypatch.setattr(PatientsRepository, "stuck_enrollments", failing_for_broken)
+
+    run = run_monitor(NOW)
+
+    assert [e["detail"]["patient_id"] for e in drain(bus)] == ["p-healthy"]
+    assert (run["units"], run["emitted"], run["failed"], run["dead_letters"]) == (2, 1, 3, 1)
+
+
+def test_a_unit_delivered_again_after_it_finished_reads_nothing(
+    clock: Clock, bus: str, ddb_calls: Counter[str]
+) -> None:
+    define_journey("wait", waiting_spec())
+    clock.enroll("p-1", "wait", "WAITING", 3)
+    (unit,) = watched_units()
+    first = run_unit(UnitMessage(unit, NOW))
+    ddb_calls.clear()
+
+    again = run_unit(UnitMessage(unit, NOW))  # SQS delivers at least once
+    next_hour = run_unit(UnitMessage(unit, NOW + timedelta(hours=1)))
+
+    assert (first.emitted, again.processed, again.emitted) == (1, 0, 0)
+    assert next_hour.processed == 1  # a new run reads the unit again (the gate holds)
+    assert next_hour.emitted == 0
+    assert len(drain(bus)) == 1
+
+
+def test_the_sample_unit_message_times_out_a_stuck_patient(clock: Clock, bus: str) -> None:
+    import_builtins("demo")
+    clock.enroll("p-demo", "retreat_ibiza_2025", "AWAITING_PAYMENT", 50, org="demo")
+    worker = import_module("functions.stale_worker.app")
+
+    answer = worker.handler(load_sample("stale_worker/check-unit"), MonitorContext())
+
+    assert answer == {"batchItemFailures": []}
+    (event,) = drain(bus)
+    assert (event["detail"]["patient_id"], event["detail"]["hours_stale"]) == ("p-demo", 50.0)
