@@ -148,9 +148,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "DefinitionsTable/index/ByStaleRules": QUERY,
         "DefinitionsTable": {"dynamodb:BatchGetItem"},  # are the watched journeys active
         "PatientsTable/index/ByStage": QUERY,
-        # gates read in batches and claimed by a conditional update; events in batches
         "SystemEventsTable": {
             "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
             "dynamodb:BatchWriteItem",
             "dynamodb:UpdateItem",
         },

@@ -231,23 +231,27 @@ class TimeoutGatesRepository(_OnSystemEventsTable):
         """Take the gate for the timeout ``event_id`` (the domain decided, in
         :func:`~journeys_core.domain.stale_monitor.gate_claim`, that ``stored`` lets it
         through); True for exactly one caller: the write holds only while the gate is still
-        as read, so overlapping or retried runs race on it and one wins. The gate is
-        ``claimed`` until :meth:`confirm_timeouts_published`."""
-        update = UpdateExpression().set(
-            _gate_values(gate, now, GATE_CLAIMED, event_id, claim.fires, claim.rule_hours)
-        )
-        if stored is None:
-            condition = "attribute_not_exists(pk)"
-        else:
-            condition = " AND ".join(
-                f"{update.name(name)} = {update.value(stored[name])}"
-                if stored.get(name) is not None
-                else f"attribute_not_exists({update.name(name)})"
-                for name in ("entered_at", "last_emitted_at", "state")
-            )
+        as read, so overlapping or retried runs race on it and one wins (a whole-item put:
+        the gate holds nothing else). The gate is ``claimed`` until
+        :meth:`confirm_timeouts_published`."""
+        item = {**gate.key, **to_item(_gate_values(gate, now, GATE_CLAIMED, event_id, claim))}
+        names = {"#entered": "entered_at", "#last": "last_emitted_at", "#state": "state"}
+        values: dict[str, Any] = {}
+        conditions = []
+        for placeholder, name in names.items():
+            if stored is not None and stored.get(name) is not None:
+                values[f":{name}"] = {"S": str(stored[name])}
+                conditions.append(f"{placeholder} = :{name}")
+            else:
+                conditions.append(f"attribute_not_exists({placeholder})")
+        condition = "attribute_not_exists(pk)" if stored is None else " AND ".join(conditions)
         try:
-            self._db.update_item(
-                TableName=self.table, Key=gate.key, ConditionExpression=condition, **update.params()
+            self._db.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression=condition,
+                **({"ExpressionAttributeNames": names} if stored is not None else {}),
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
@@ -262,9 +266,7 @@ class TimeoutGatesRepository(_OnSystemEventsTable):
             to_item(
                 {
                     **from_item(gate.key),
-                    **_gate_values(
-                        gate, claimed_at, GATE_PUBLISHED, event_id, claim.fires, claim.rule_hours
-                    ),
+                    **_gate_values(gate, claimed_at, GATE_PUBLISHED, event_id, claim),
                 }
             )
             for gate, event_id, claim in claims
@@ -289,15 +291,15 @@ class TimeoutGatesRepository(_OnSystemEventsTable):
 
 
 def _gate_values(
-    gate: TimeoutGate, at: datetime, state: str, event_id: str, fires: int, rule_hours: float
+    gate: TimeoutGate, at: datetime, state: str, event_id: str, claim: GateClaim
 ) -> dict[str, Any]:
     return {
         "last_emitted_at": format_timestamp(at),
         "entered_at": gate.entered_at,
         "state": state,
         "event_id": event_id,
-        "fires": fires,
-        "rule_hours": rule_hours,
+        "fires": claim.fires,
+        "rule_hours": claim.rule_hours,
     }
 
 
