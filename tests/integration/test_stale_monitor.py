@@ -521,3 +521,33 @@ def test_the_sample_unit_message_times_out_a_stuck_patient(clock: Clock, bus: st
     assert answer == {"batchItemFailures": []}
     (event,) = drain(bus)
     assert (event["detail"]["patient_id"], event["detail"]["hours_stale"]) == ("p-demo", 50.0)
+
+
+def test_a_journey_indexed_by_an_earlier_release_is_watched_on_its_current_version(
+    clock: Clock, bus: str
+) -> None:
+    # Given a definition as an earlier release indexed it: the current item, not its versions
+    define_journey("follow-up", FOLLOW_UP)
+    clock.enroll("p-1", "follow-up", "WAITING", 3)
+    table = stale_monitor.get_settings().definitions_table
+    versions = dynamodb().query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={":pk": {"S": "ORG#org-a"}, ":v": {"S": "VERSION#"}},
+    )["Items"]
+    for key in [{"pk": v["pk"], "sk": v["sk"]} for v in versions]:
+        dynamodb().update_item(TableName=table, Key=key, UpdateExpression="REMOVE stale_pk")
+    dynamodb().update_item(
+        TableName=table,
+        Key={"pk": {"S": "ORG#org-a"}, "sk": {"S": "JOURNEY#follow-up"}},
+        UpdateExpression="SET stale_pk = :pk, stale_sk = :sk",
+        ExpressionAttributeValues={
+            ":pk": {"S": "STALE"},
+            ":sk": {"S": "ORG#org-a#JOURNEY#follow-up"},
+        },
+    )
+
+    run = run_monitor(NOW)
+
+    assert (run["units"], run["emitted"]) == (1, 1)
+    assert timed_out(bus) == [("p-1", "follow-up", "WAITING")]

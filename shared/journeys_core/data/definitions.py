@@ -11,6 +11,7 @@ under the same name never shows the old one's history.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -319,26 +320,36 @@ class DefinitionsRepository:
             params["KeyConditionExpression"] += " AND begins_with(stale_sk, :org)"
             params["ExpressionAttributeValues"][":org"] = {"S": f"ORG#{org}#"}
         _project(params, ["sk", "organization_id", "name", "spec_json"])
-        found: list[tuple[str, WatchedVersion]] = []
+        # (journey id or None, version or None, the version's rules); both None: a current
+        # item an earlier release indexed, standing for the journey's current version until
+        # it is saved again (then its new version is indexed and the current item leaves).
+        found: list[tuple[str | None, int | None, WatchedVersion]] = []
         for item in self._query_all(**params):
-            if not item["sk"]["S"].startswith("VERSION#"):
-                continue  # a current item an earlier release indexed: its versions count
-            _, journey_id, version = item["sk"]["S"].split("#")
+            journey_id, version = None, None
+            if item["sk"]["S"].startswith("VERSION#"):
+                _, journey_id, number = item["sk"]["S"].split("#")
+                version = int(number)
             watched = WatchedVersion(
                 org=item["organization_id"]["S"],
                 name=item["name"]["S"],
-                version=int(version),
+                version=version or 0,
                 journey_spec=json.loads(item["spec_json"]["S"]),
             )
             # The prefix ends in '#', which no organization id holds; the exact comparison
             # keeps another organization out even so.
             if org is None or watched.org == org:
-                found.append((journey_id, watched))
-        active = self._active_journey_ids({(w.org, w.name) for _, w in found})
-        return [watched for journey_id, watched in found if journey_id in active]
+                found.append((journey_id, version, watched))
+        active = self._active_journeys({(w.org, w.name) for _, _, w in found})
+        return [
+            dataclasses.replace(watched, version=version or current[1])
+            for journey_id, version, watched in found
+            if (current := active.get((watched.org, watched.name)))
+            and journey_id in (None, current[0])
+        ]
 
-    def _active_journey_ids(self, journeys: set[tuple[str, str]]) -> set[str]:
-        """The ids of the given (org, name) journeys that exist and are active."""
+    def _active_journeys(self, journeys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """(journey id, current version) of each given (org, name) journey that exists and
+        is active."""
         keys = [
             {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(name)}}
             for org, name in sorted(journeys)
@@ -346,10 +357,16 @@ class DefinitionsRepository:
         items = batch_get(
             self.table,
             keys,
-            projection={"ProjectionExpression": "journey_id, is_active"},
+            projection={
+                "ProjectionExpression": "organization_id, #name, journey_id, #version, is_active",
+                "ExpressionAttributeNames": {"#name": "name", "#version": "version"},
+            },
         )
         return {
-            item["journey_id"]["S"]
+            (item["organization_id"]["S"], item["name"]["S"]): (
+                item["journey_id"]["S"],
+                int(item["version"]["N"]),
+            )
             for item in items
             if item.get("is_active", {}).get("BOOL") and "journey_id" in item
         }
