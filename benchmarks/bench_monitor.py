@@ -160,17 +160,17 @@ def measure(enrollments: int, stuck: int) -> Measured:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScheduledRun:
     """One scheduled run: the planner, then every unit it queued through the worker."""
 
-    units: int = 0
-    invocations: int = 0
-    emitted: int = 0
-    processed: int = 0
+    units: int
+    invocations: int
+    emitted: int
+    processed: int
     # The longest worker invocation, and the most stuck enrollments one unit examined.
-    longest_invocation_seconds: float = 0.0
-    largest_unit: int = 0
+    longest_invocation_seconds: float
+    largest_unit: int
 
 
 def scheduled_run(at: datetime) -> ScheduledRun:
@@ -187,23 +187,28 @@ def scheduled_run(at: datetime) -> ScheduledRun:
 
     planner = importlib.import_module("functions.stale_monitor.app")
     event = {"time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail-type": "Scheduled Event"}
-    done = ScheduledRun(units=int(planner.handler(event, MONITOR_CONTEXT)["units"]))
+    units = int(planner.handler(event, MONITOR_CONTEXT)["units"])
     sqs, url = boto3.client("sqs"), get_settings().stale_units_queue_url
     per_unit: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    seconds: list[float] = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages"):
         (message,) = messages
         unit = UnitMessage.from_json(json.loads(message["Body"]))
         began = time.perf_counter()
         result = run_unit(unit, MONITOR_CONTEXT.get_remaining_time_in_millis)
-        seconds = time.perf_counter() - began
+        seconds.append(time.perf_counter() - began)
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        done.invocations += 1
-        done.emitted += result.emitted
-        done.processed += result.processed
+        totals.update(emitted=result.emitted, processed=result.processed)
         per_unit[unit.watch.unit_id] += result.processed
-        done.longest_invocation_seconds = max(done.longest_invocation_seconds, seconds)
-    done.largest_unit = max(per_unit.values(), default=0)
-    return done
+    return ScheduledRun(
+        units,
+        len(seconds),
+        totals["emitted"],
+        totals["processed"],
+        max(seconds, default=0.0),
+        max(per_unit.values(), default=0),
+    )
 
 
 @dataclass(frozen=True)
