@@ -26,6 +26,7 @@ TARGETS = {
     "automation_rules": 2.0,
     "stage_change_publisher": 2.0,
     "stale_monitor": 2.0,
+    "stale_worker": 2.0,
     "notifier": 2.0,
     "admin": 2.0,
     "analytics": 2.0,

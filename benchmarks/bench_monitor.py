@@ -47,6 +47,8 @@ STUCK_AGE = timedelta(hours=336 + 168)
 FRESH_AGE = timedelta(hours=1)
 # Five minutes left on every call: the runs are measured, never cut short.
 MONITOR_CONTEXT = BenchContext(remaining_ms=300_000, function_name="bench-stale-monitor")
+# Row (c) measures this many stuck (all of them) on moto and works 100,000 out from it.
+FANOUT_STUCK = 2_000
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,6 @@ def _seed(table: str, enrollments: int, stuck: int) -> None:
 
 def measure(enrollments: int, stuck: int) -> Measured:
     """One monitor run over a fresh account holding ``enrollments`` (``stuck`` of them)."""
-    import importlib
     import os
 
     import boto3
@@ -132,25 +133,22 @@ def measure(enrollments: int, stuck: int) -> Measured:
             "before-call.events.PutEvents", lambda **_: counts.update(["put_events"])
         )
         boto3.client("events")  # warm the factory so the run measures the monitor only
-        module = importlib.import_module("functions.stale_monitor.app")
-        event = {"time": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail-type": "Scheduled Event"}
         dynamodb_counts.clear()
         in_aws[0] = 0.0
         began = time.perf_counter()
-        result = module.handler(event, MONITOR_CONTEXT)
+        result = scheduled_run(NOW)
         wall = time.perf_counter() - began
         own = wall - in_aws[0]
-        definitions_read = 5  # the watched built-ins, read from the ByStaleRules index
+        definitions_read = 5  # the watched built-ins' versions, from the ByStaleRules index
         items_read = counts["items"] - definitions_read
         first_calls = sum(dynamodb_counts.values())
         scans = dynamodb_counts["Scan"]
         dynamodb_counts.clear()
-        event["time"] = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        repeat = module.handler(event, MONITOR_CONTEXT)
+        repeat = scheduled_run(NOW + timedelta(hours=1))
         return Measured(
             enrollments=enrollments,
             stuck=stuck,
-            emitted=int(result["emitted"]),
+            emitted=result.emitted,
             items_read=items_read,
             dynamodb_calls=first_calls,
             scans=scans + dynamodb_counts["Scan"],
@@ -158,8 +156,159 @@ def measure(enrollments: int, stuck: int) -> Measured:
             wall_seconds=wall,
             own_seconds=own,
             repeat_dynamodb_calls=sum(dynamodb_counts.values()),
-            repeat_emitted=int(repeat["emitted"]),
+            repeat_emitted=repeat.emitted,
         )
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """One scheduled run: the planner, then every unit it queued through the worker."""
+
+    units: int
+    invocations: int
+    emitted: int
+    processed: int
+    # The longest worker invocation, and the most stuck enrollments one unit examined.
+    longest_invocation_seconds: float
+    largest_unit: int
+
+
+def scheduled_run(at: datetime) -> ScheduledRun:
+    """The planner's handler for ``at``, then each message of the work queue handed to the
+    worker's ``run_unit`` as its handler does (continuations included), one at a time."""
+    import importlib
+    import json
+
+    import boto3
+
+    from journeys_core.domain.stale_monitor import UnitMessage
+    from journeys_core.services.stale_fanout import run_unit
+    from journeys_core.settings import get_settings
+
+    planner = importlib.import_module("functions.stale_monitor.app")
+    event = {"time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail-type": "Scheduled Event"}
+    units = int(planner.handler(event, MONITOR_CONTEXT)["units"])
+    sqs, url = boto3.client("sqs"), get_settings().stale_units_queue_url
+    per_unit: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    seconds: list[float] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages"):
+        (message,) = messages
+        unit = UnitMessage.from_json(json.loads(message["Body"]))
+        began = time.perf_counter()
+        result = run_unit(unit, MONITOR_CONTEXT.get_remaining_time_in_millis)
+        seconds.append(time.perf_counter() - began)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        totals.update(emitted=result.emitted, processed=result.processed)
+        per_unit[unit.watch.unit_id] += result.processed
+    return ScheduledRun(
+        units,
+        len(seconds),
+        totals["emitted"],
+        totals["processed"],
+        max(seconds, default=0.0),
+        max(per_unit.values(), default=0),
+    )
+
+
+@dataclass(frozen=True)
+class FannedOut:
+    stuck: int
+    run: ScheduledRun
+    items_read: int
+    wall_seconds: float
+
+
+def measure_fanout(stuck: int) -> FannedOut:
+    """One scheduled run over ``stuck`` enrollments, every one of them stuck, spread over the
+    seven watched stages."""
+    import os
+
+    with moto_account():
+        assert call("journeys", "journeys/import-builtin")["statusCode"] == 200
+        _seed(os.environ["PATIENTS_TABLE_NAME"], stuck, stuck)
+
+        from journeys_core.data.aws import dynamodb
+
+        items = [0]
+
+        def returned(parsed: dict[str, Any], **_: Any) -> None:
+            items[0] += int(parsed.get("Count", 0))
+
+        dynamodb().meta.events.register("after-call.dynamodb.Query", returned)
+        began = time.perf_counter()
+        run = scheduled_run(NOW)
+        wall = time.perf_counter() - began
+        return FannedOut(stuck, run, items[0] - 5, wall)  # less the 5 watched versions
+
+
+def fanout_rows(stuck: int = FANOUT_STUCK, target: int = 100_000) -> list[Row]:
+    """Row (c): units and items read for ``stuck`` stuck enrollments measured on moto, and the
+    same run for ``target`` stuck worked out from it (units and items read do not depend on
+    moto; the time per stuck enrollment does, so the extrapolation says so)."""
+    m = measure_fanout(stuck)
+    assert m.run.emitted == stuck, "every stuck one times out once"
+    per_item = m.wall_seconds / stuck
+    budget = MONITOR_CONTEXT.remaining_ms / 1000 - 20  # the worker's stop margin
+    per_unit_at_target = -(-target // len(RULE_STAGES))
+    label = f"{stuck:,} stuck, measured on moto"
+    return [
+        row(f"stale monitor fan-out: units ({label})", m.run.units, "units", "= watched stages"),
+        row(
+            f"stale monitor fan-out: items read / stuck ({label})",
+            m.items_read / stuck,
+            "ratio",
+            "= 1",
+        ),
+        row(
+            f"stale monitor fan-out: worker invocations ({label})",
+            m.run.invocations,
+            "calls",
+            ">= units",
+        ),
+        row(
+            f"stale monitor fan-out: largest unit ({label})",
+            m.run.largest_unit,
+            "items",
+            "~ stuck / units",
+        ),
+        row(
+            f"stale monitor fan-out: longest invocation on moto ({label})",
+            m.run.longest_invocation_seconds,
+            "s",
+            f"<= {budget:.0f} s budget",
+        ),
+        row(
+            f"stale monitor fan-out: time per stuck enrollment on moto ({label})",
+            per_item * 1000,
+            "ms",
+            "moto: per write",
+        ),
+        row(
+            f"stale monitor fan-out: units ({target:,} stuck, same 7 stages)",
+            len(RULE_STAGES),
+            "units",
+            "independent",
+        ),
+        row(
+            f"stale monitor fan-out: items read ({target:,} stuck)",
+            target,
+            "items",
+            "= stuck (key condition)",
+        ),
+        row(
+            f"stale monitor fan-out: largest unit ({target:,} stuck)",
+            per_unit_at_target,
+            "items",
+            "extrapolated",
+        ),
+        row(
+            f"stale monitor fan-out: invocations for the largest unit on moto ({target:,})",
+            -(-per_unit_at_target * per_item // budget),
+            "calls",
+            "extrapolated: continuations",
+        ),
+    ]
 
 
 def run() -> list[Row]:
@@ -197,6 +346,7 @@ def run() -> list[Row]:
             "<< 1",
         ),
         row("stale monitor: Scan calls", sum(m.scans for m in every), "calls", "= 0"),
+        *fanout_rows(),
     ]
     base = by_size[0]
     for m in by_size:

@@ -8,31 +8,21 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from journeys_core.observability import logger, metrics, record_failure, traced
+from journeys_core.queue_batches import sqs_batch_handler
 from journeys_core.services import migrations
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_context: dict[str, LambdaContext] = {}
 
-
-def process_message(record: SQSRecord) -> None:
+def process_message(record: SQSRecord, context: Any) -> None:
     ids: dict[str, Any] = {"message_id": record.message_id}
     try:
         message = json.loads(record.body)
         org, migration_id = message["organization_id"], message["migration_id"]
         ids |= {"organization_id": org, "migration_id": migration_id}
-        status = migrations.run_migration(
-            org, migration_id, _context["current"].get_remaining_time_in_millis
-        )
+        status = migrations.run_migration(org, migration_id, context.get_remaining_time_in_millis)
     except Exception as error:
         record_failure("migration run failed", "MigrationRunFailed", error, **ids)
         raise
@@ -40,11 +30,11 @@ def process_message(record: SQSRecord) -> None:
     metrics.add_metric(name="EnrollmentsMigrated", unit=MetricUnit.Count, value=status.moved)
 
 
+process_messages = sqs_batch_handler(process_message)
+
+
 @traced
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    _context["current"] = context
-    return process_partial_response(
-        event=event, record_handler=process_message, processor=processor, context=context
-    )
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_messages(event, context)

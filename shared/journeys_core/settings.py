@@ -31,6 +31,7 @@ RESOURCE_VARIABLES = {
     "idempotency_table": "IDEMPOTENCY_TABLE_NAME",
     "event_bus_name": "EVENT_BUS_NAME",
     "migrations_queue_url": "MIGRATIONS_QUEUE_URL",
+    "stale_units_queue_url": "STALE_UNITS_QUEUE_URL",
 }
 
 
@@ -63,7 +64,7 @@ class Settings(BaseModel):
     )
     # The verified SES identity timeout emails come from ("" sends none).
     notification_sender: str = Field(default="", alias="NOTIFICATION_SENDER")
-    # A run stops (and the next one resumes) when less than this much Lambda time is left.
+    # A monitor unit stops (and its continuation resumes) when less Lambda time is left.
     monitor_stop_margin_seconds: float = Field(
         default=15.0, ge=0, alias="STALE_MONITOR_STOP_MARGIN_SECONDS"
     )
@@ -100,6 +101,7 @@ class Settings(BaseModel):
     idempotency_table: ClassVar[_Resource] = _Resource()
     event_bus_name: ClassVar[_Resource] = _Resource()
     migrations_queue_url: ClassVar[_Resource] = _Resource()
+    stale_units_queue_url: ClassVar[_Resource] = _Resource()
 
 
 @lru_cache(maxsize=1)

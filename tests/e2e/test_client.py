@@ -465,3 +465,25 @@ def test_a_migration_through_the_client_runs_on_the_local_stack(client: Journeys
     patient = client.patients.get("m-1")
     assert patient.journey_status == {"mig": "C"}
     assert client.patients.history("m-1", "mig")[-1].actor == "migration"
+
+
+def test_the_client_re_enrolls_after_an_ended_episode_without_an_exit_call(
+    client: JourneysClient,
+) -> None:
+    # Given a journey whose episode ends in DONE and allows re-entry
+    spec = {
+        "stages": ["A", "DONE"],
+        "transitions": {"A": ["DONE"]},
+        "reentry": {"allowed": True},
+    }
+    client.journeys.save_journey("again", spec)
+    client.patients.move("e-1", "again", "A")
+    ended = client.patients.move("e-1", "again", "DONE").enrollments["again"]
+
+    # When the patient comes back: a plain move, nothing to call first
+    back = client.patients.move("e-1", "again", "A").enrollments["again"]
+
+    # Then the first episode ended and the second began
+    assert (ended.episode, ended.ended_at is not None, ended.episodes_ended) == (1, True, 1)
+    assert (back.stage, back.episode, back.ended_at) == ("A", 2, None)
+    assert [e.episode for e in client.patients.history("e-1", "again")] == [1, 1, 2]

@@ -14,6 +14,7 @@ import pytest
 
 from journeys_core.data.aws import dynamodb
 from journeys_core.data.warm_cache import warm_cache
+from tests.conftest import invoke
 from tests.support.automation import (
     Pipeline,
     catch_on_bus,
@@ -28,7 +29,8 @@ from tests.support.automation import (
     verify_sender,
 )
 from tests.support.bus import drain as caught
-from tests.support.patients import full_history, get_patient, move, put_patient
+from tests.support.events import api_event
+from tests.support.patients import define_journey, full_history, get_patient, move, put_patient
 
 KEY = "intake"  # built-in archetype: SCREENING_PENDING … BLOCKED_HIGH_RISK (locked) … CANCELLED
 
@@ -529,3 +531,90 @@ def test_a_rule_saved_meanwhile_applies_once_the_cached_rules_expire(
     pipeline.drain()
 
     assert stage_of("p-2") == "CANCELLED"
+
+
+# -- living journeys: pinned versions, retirement, episodes ---------------------------------
+
+LIVING_V1 = {
+    "stages": ["A", "B", "C"],
+    "transitions": {"A": ["B"], "B": ["C"], "C": ["A"]},
+    "final_stages": ["C"],
+    "reentry": {"allowed": True},
+}
+LIVING_V2 = {**LIVING_V1, "stages": ["A", "C"], "transitions": {"A": ["C"], "C": ["A"]}}
+
+
+def save_living_rule(status: str, trigger: str = "FORM_SUBMISSION_COMPLETED") -> None:
+    body = {
+        "name": f"{trigger} moves to {status}",
+        "trigger_event": trigger,
+        "actions": [{"type": "update_journey_status", "params": {"key": "vj", "status": status}}],
+    }
+    assert rules_api("create-rule", body=body).status == 201
+
+
+def update_living(body: dict[str, Any]) -> None:
+    event = api_event(
+        "journeys/update-journey", path_params={"name_or_id": "vj"}, body=body, org="org-a"
+    )
+    assert invoke("journeys", event).status == 200
+
+
+def outcome(event_id: str) -> str:
+    (result,) = [r for r in system_event(event_id).results if r.get("journey_key") == "vj"]
+    return f"{result['outcome']}: {result.get('detail', '')}"
+
+
+def test_automation_moves_a_patient_by_the_rules_of_its_pinned_version(
+    pipeline: Pipeline,
+) -> None:
+    # Given vj v1 A->B->C, a rule moving to B, and p-1 enrolled on v1
+    define_journey("vj", LIVING_V1)
+    save_living_rule("B")
+    assert move("p-1", "A", key="vj").status == 200
+    # When v2 drops B and p-2 enrolls on v2
+    update_living({"journey_spec": LIVING_V2})
+    assert move("p-2", "A", key="vj").status == 200
+    pipeline.put("FORM_SUBMISSION_COMPLETED", domain_event("p-1", "form-v1"))
+    pipeline.put("FORM_SUBMISSION_COMPLETED", domain_event("p-2", "form-v2"))
+    pipeline.drain()
+
+    # Then p-1 moves by v1's rules and p-2's move is refused by v2's
+    assert stage_of("p-1", "vj") == "B"
+    assert full_history("p-1", key="vj")[-1]["definition_version"] == 1
+    assert outcome("form-v1").startswith("moved")
+    assert stage_of("p-2", "vj") == "A"
+    assert outcome("form-v2").startswith("refused")
+
+
+def test_automation_enrolls_nobody_into_a_retired_journey_and_moves_who_is_in_it(
+    pipeline: Pipeline,
+) -> None:
+    define_journey("vj", LIVING_V1)
+    save_living_rule("B")
+    save_living_rule("A", trigger="RISK_ANALYSIS_COMPLETED")
+    assert move("p-1", "A", key="vj").status == 200
+    update_living({"is_active": False})
+
+    pipeline.put("FORM_SUBMISSION_COMPLETED", domain_event("p-1", "form-in"))
+    pipeline.put("RISK_ANALYSIS_COMPLETED", domain_event("p-new", "form-new", risk_level="low"))
+    pipeline.drain()
+
+    assert stage_of("p-1", "vj") == "B"
+    assert outcome("form-new").startswith("refused")
+    assert "retired" in outcome("form-new")
+    assert get_patient("p-new").status == 404
+
+
+def test_automation_starts_the_next_episode_where_reentry_allows_it(pipeline: Pipeline) -> None:
+    define_journey("vj", LIVING_V1)
+    save_living_rule("A")
+    for stage in ("A", "B", "C"):  # the first episode ends in C
+        assert move("p-1", stage, key="vj").status == 200
+
+    pipeline.put("FORM_SUBMISSION_COMPLETED", domain_event("p-1", "form-again"))
+    pipeline.drain()
+
+    enrollment = get_patient("p-1").body["enrollments"]["vj"]
+    assert (enrollment["stage"], enrollment["episode"]) == ("A", 2)
+    assert full_history("p-1", key="vj")[-1]["actor"] == "automation"

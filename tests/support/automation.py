@@ -34,6 +34,9 @@ class Pipeline:
     dead_letter_url: str
     max_receive_count: int
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    # The function the queue feeds, and the Lambda context of its next invocations.
+    function_dir: str = "automation"
+    contexts: list[Any] = field(default_factory=list)
 
     def put(
         self,
@@ -97,12 +100,13 @@ class Pipeline:
         }
 
     def deliver(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """One invocation of the automation function with these messages; like the event
+        """One invocation of the queue's function with these messages; like the event
         source mapping, delete the messages it did not report as failed."""
         import boto3
 
+        context = self.contexts.pop(0) if self.contexts else LambdaContext()
         try:
-            response = process(self.lambda_event(messages))
+            response = process(self.lambda_event(messages), self.function_dir, context)
         except Exception:  # an invocation error: Lambda deletes nothing
             response = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
         failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
@@ -134,10 +138,13 @@ class Pipeline:
         )
 
 
-def process(event: dict[str, Any]) -> dict[str, Any]:
-    """Invoke the automation handler in-process with a Lambda SQS event."""
-    module = importlib.import_module("functions.automation.app")
-    return dict(module.handler(event, LambdaContext()))
+def process(
+    event: dict[str, Any], function_dir: str = "automation", context: Any = None
+) -> dict[str, Any]:
+    """Invoke a queue's handler (the automation function's by default) in-process with a
+    Lambda SQS event."""
+    module = importlib.import_module(f"functions.{function_dir}.app")
+    return dict(module.handler(event, context or LambdaContext()))
 
 
 def install_pipeline() -> Pipeline:
@@ -145,28 +152,38 @@ def install_pipeline() -> Pipeline:
     template.yaml's bus, rule and queues (the local stack's ``create_resources``)."""
     import boto3
 
-    from local_stack.template import Resolver, create_resources, load_template
+    from local_stack.template import create_resources
 
-    template = load_template()
     resources = create_resources(boto3.session.Session(), RESOURCE_PREFIX)  # looks them up
-    resolver = Resolver(template, resources)
     rule = resources["AutomationEventsRule"]
     targets = boto3.client("events").list_targets_by_rule(
         Rule=rule["name"], EventBusName=rule["attributes"]["EventBusName"]
     )["Targets"]
     assert [t["Arn"] for t in targets] == [resources["AutomationQueue"]["arn"]], targets
-    queue = resources["AutomationQueue"]
+    return queue_pipeline("AutomationQueue", "AutomationDeadLetterQueue", "automation")
+
+
+def queue_pipeline(queue_id: str, dead_letter_id: str, function_dir: str) -> Pipeline:
+    """A queue of template.yaml (by logical id) and the function it feeds, as Lambda's SQS
+    event source drives it, in the current moto account."""
+    import boto3
+
+    from local_stack.template import Resolver, create_resources, load_template
+
+    template = load_template()
+    resources = create_resources(boto3.session.Session(), RESOURCE_PREFIX)  # looks them up
     redrive = json.loads(
-        resolver.resolve_string(
-            template["Resources"]["AutomationQueue"]["Properties"]["RedrivePolicy"]
+        Resolver(template, resources).resolve_string(
+            template["Resources"][queue_id]["Properties"]["RedrivePolicy"]
         )
     )
     return Pipeline(
         bus=resources["JourneysBus"]["name"],
-        queue_url=queue["ref"],
-        queue_arn=queue["arn"],
-        dead_letter_url=resources["AutomationDeadLetterQueue"]["ref"],
+        queue_url=resources[queue_id]["ref"],
+        queue_arn=resources[queue_id]["arn"],
+        dead_letter_url=resources[dead_letter_id]["ref"],
         max_receive_count=int(redrive["maxReceiveCount"]),
+        function_dir=function_dir,
     )
 
 

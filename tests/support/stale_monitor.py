@@ -1,9 +1,11 @@
 """Driving the stale monitor in tests: a clock for enrollments, runs at any moment (the
-scheduled event's time), and a Lambda context whose remaining time the test decides."""
+scheduled event's time: the planner, then its units through the worker as Lambda's SQS
+event source hands them over), and a Lambda context whose remaining time the test decides."""
 
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import invoke
+from tests.support.automation import Pipeline, queue_pipeline
 from tests.support.events import api_event, load_sample
 from tests.support.patients import move
 
@@ -65,8 +68,45 @@ def scheduled_event(at: datetime) -> dict[str, Any]:
     return event
 
 
-def run_monitor(at: datetime = NOW, context: Any = None) -> dict[str, Any]:
-    """One scheduled run of the monitor's Lambda handler, "now" being ``at``."""
-    module = importlib.import_module("functions.stale_monitor.app")
-    result: dict[str, Any] = module.handler(scheduled_event(at), context or MonitorContext())
-    return result
+def unit_pipeline() -> Pipeline:
+    """The monitor's work queue and the worker function it feeds."""
+    return queue_pipeline("StaleUnitsQueue", "StaleUnitsDeadLetterQueue", "stale_worker")
+
+
+def run_monitor(
+    at: datetime = NOW, context: Any = None, max_invocations: int = 200
+) -> dict[str, Any]:
+    """One scheduled run, "now" being ``at``: the planner's Lambda handler, then every unit
+    (and continuation) it queued through the worker's, ``context`` for the first worker
+    invocation. What the units did, added up, with the planner's count of units."""
+    planner = importlib.import_module("functions.stale_monitor.app")
+    plan = planner.handler(scheduled_event(at), MonitorContext())
+    units = unit_pipeline()
+    if context is not None:
+        units.contexts.append(context)
+    worker = importlib.import_module("functions.stale_worker.app")
+    run_unit = worker.run_unit
+    results: list[Any] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        results.append(run_unit(*args, **kwargs))
+        return results[-1]
+
+    worker.run_unit = recorded  # the handler answers batch item failures only
+    try:
+        invocations = units.drain(max_invocations)
+    finally:
+        worker.run_unit = run_unit
+    triggered: Counter[str] = Counter()
+    for result in results:
+        triggered.update(result.rules_triggered)
+    return {
+        "units": plan["units"],
+        "invocations": invocations,
+        "failed": sum(len(d["batchItemFailures"]) for d in units.deliveries),
+        "dead_letters": len(units.dead_letters()),
+        "processed": sum(r.processed for r in results),
+        "emitted": sum(r.emitted for r in results),
+        "rules_triggered": dict(sorted(triggered.items())),
+        "complete": all(r.complete for r in results),
+    }

@@ -86,3 +86,20 @@ def test_dependency_problems_name_unknown_targets_and_cycles_once() -> None:
         "event 'x' depends_on itself"
     ]
     assert find_dependency_problems([{"event_id": "x"}, {"event_id": "y", "depends_on": "x"}]) == []
+
+
+@pytest.mark.parametrize(
+    ("backoff", "accepted"),
+    [([24, 72, 168], True), ([], True), ([168] * 10, True), ([12], False), ([24] * 11, False)],
+)
+def test_a_stale_rule_backs_off_by_waits_of_a_day_or_more(
+    backoff: list[float], accepted: bool
+) -> None:
+    rule = {"stage": "A", "max_hours": 48, "action": "send_x", "backoff_hours": backoff}
+    spec = {"stages": ["A"], "stale_rules": [rule]}
+
+    if accepted:
+        assert JourneySpec.model_validate(spec).stored_form()["stale_rules"][0] == rule
+    else:
+        with pytest.raises(ValidationError, match="backoff_hours"):
+            JourneySpec.model_validate(spec)

@@ -115,19 +115,30 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         SENDER_DOMAIN: SEND_EMAIL,
     },
     "StaleMonitorFunction": {
+        # the planner: the watched versions and whether their journeys are active
         "DefinitionsTable/index/ByStaleRules": QUERY,
+        "DefinitionsTable": {"dynamodb:BatchGetItem"},
+        "StaleUnitsQueue": SEND_MESSAGE,  # one message per unit (SendMessageBatch)
+        "StaleMonitorDeadLetterQueue": SEND_MESSAGE,
+    },
+    "StaleWorkerFunction": {
+        "StaleUnitsQueue": {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:SendMessage",  # a unit short of time queues its continuation
+        },
         "PatientsTable/index/ByStage": QUERY,
-        # timeout gates, timeout events, the run's checkpoint (deleted when a run completes)
+        # timeout gates, timeout events, the units' positions
         "SystemEventsTable": {
             "dynamodb:GetItem",
             "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
             "dynamodb:BatchWriteItem",
             "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
         },
         "JourneysBus": PUT_EVENTS,
-        "StaleMonitorDeadLetterQueue": SEND_MESSAGE,
     },
     "NotifierFunction": {
         "PatientsTable": QUERY,  # the patient's profile
@@ -137,8 +148,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "NotifierDeadLetterQueue": SEND_MESSAGE,
     },
     "AdminFunction": {
-        # the monitor for one organization, now: no checkpoint, so no GetItem/DeleteItem
+        # the monitor's units of one organization, now, inline: no positions, so no GetItem
         "DefinitionsTable/index/ByStaleRules": QUERY,
+        "DefinitionsTable": {"dynamodb:BatchGetItem"},  # are the watched journeys active
         "PatientsTable/index/ByStage": QUERY,
         "SystemEventsTable": {
             "dynamodb:BatchGetItem",
@@ -193,6 +205,11 @@ SAM_MANAGED_POLICIES = {
         "SQS",
         "AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, DeleteMessage, "
         "GetQueueAttributes on *): the statement WorkOnMigrationsQueue names the queue too",
+    ),
+    "StaleWorkerFunction": (
+        "SQS",
+        "AWSLambdaSQSQueueExecutionRole (sqs:ReceiveMessage, DeleteMessage, "
+        "GetQueueAttributes on *): the statement WorkOnStaleUnitsQueue names the queue too",
     ),
     "StageChangePublisherFunction": (
         "DynamoDB",
@@ -279,7 +296,7 @@ PUBLISHED_SOURCES = {
     "StageChangePublisherFunction": "journeys.service",
     "AutomationRulesFunction": "journeys.api",
     "AutomationFunction": "journeys.automation",
-    "StaleMonitorFunction": "journeys.service",
+    "StaleWorkerFunction": "journeys.service",
     "AdminFunction": "journeys.service",
 }
 

@@ -210,16 +210,18 @@ def test_a_locked_stage_refuses_automation() -> None:
     assert kinds[("BLOCKED_HIGH_RISK", "CONFIRMED", "locked")] == payers
 
 
-def test_stale_timeouts_come_at_most_once_per_24_hours_per_stay() -> None:
+def test_stale_timeouts_back_off_and_stop_as_the_monitor_s_gate_does() -> None:
     # Given a retreat where nobody pays: everyone waits in AWAITING_PAYMENT (48 h rule)
     spec = copy.deepcopy(RETREAT)
     event(spec, "payment")["probability"] = 0
     # When 300 patients are simulated for 60 days
     outcome = simulate_cohort(cohort(spec=spec, size=300, days=60))
-    # Then no day has more timeouts than patients, and once past 48 h each gets one a day
+    # Then no day has more timeouts than patients, and each stay fires four times (past
+    # 48 h, then a day, three days and a week later) and no more
     per_day = outcome.timeouts.per_day
     assert max(per_day) <= 300
-    assert per_day[-10:] == [300] * 10
+    assert outcome.timeouts.total == 4 * 300
+    assert per_day[-30:] == [0] * 30
     assert outcome.timeouts.by_rule == {
         "AWAITING_PAYMENT>48h:send_payment_reminder": outcome.timeouts.total
     }
@@ -370,16 +372,18 @@ def test_timeouts_counted_in_bulk_match_those_played_one_by_one() -> None:
         simulate_cohort(cohort(spec=spec, rules=rules, size=100, days=90))
         for rules in (PLAYBOOK, [*PLAYBOOK, reads_hours], [*PLAYBOOK, emits])
     ]
-    # Then the stale timeouts, one a day per stay, are the same each time
+    # Then the stale timeouts, backing off per stay, are the same each time
     assert runs[0].timeouts == runs[1].timeouts == runs[2].timeouts
     assert runs[0].emails == runs[1].emails == runs[2].emails
     assert runs[0].timeouts.total > 0
-    # and a single patient who never pays gets one a day, every day once past 48 hours
+    # and a single patient who never pays gets one past 48 hours, then after a day, three
+    # days and a week (the back-off of refire_gap), then none
     event(spec, "payment")["probability"] = 0
     alone = simulate_cohort(cohort(spec=spec, size=1, days=90)).timeouts.per_day
     first = alone.index(1)
     assert 3 <= first <= 7  # screened in 0-3 days, offered a place 1-2 days later, then 48 h
-    assert alone == [0] * first + [1] * (90 - first)
+    assert [day - first for day, n in enumerate(alone) if n] == [0, 1, 4, 11]
+    assert sum(alone) == 4
 
 
 def test_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -398,10 +402,10 @@ def test_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     spec = copy.deepcopy(RETREAT)
     event(spec, "payment")["probability"] = 0
-    # When 100 patients would wait two years, or a timeline would have too many events
-    # Then the request is refused instead of running past the gateway's 29 seconds
+    # When 2,000 patients would each time out four times, or a timeline would have too many
+    # events; then the request is refused instead of running past the gateway's 29 seconds
     with pytest.raises(InvalidInput, match="fewer patients"):
-        simulate_cohort(cohort(spec=spec, rules=[*PLAYBOOK, emits], size=100, days=730))
+        simulate_cohort(cohort(spec=spec, rules=[*PLAYBOOK, emits], size=2_000, days=60))
     assert simulate_cohort(cohort(spec=spec, rules=[*PLAYBOOK, emits], size=2, days=730))
     repeated = copy.deepcopy(RETREAT)
     repeated["duration_days"] = 36_500

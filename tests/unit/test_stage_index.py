@@ -56,9 +56,17 @@ def test_a_monitor_watch_reads_as_many_shards_as_its_journey_has() -> None:
     rule = {"stage": "A", "max_hours": 1, "action": "alert_stagnation"}
     watches = stage_watches(
         [
-            ("o", "big", {"stages": ["A"], "stale_rules": [rule], "stage_index_shards": 16}),
-            ("o", "small", {"stages": ["A"], "stale_rules": [rule]}),
+            ("o", "big", 1, {"stages": ["A"], "stale_rules": [rule], "stage_index_shards": 4}),
+            ("o", "big", 2, {"stages": ["A"], "stale_rules": [rule], "stage_index_shards": 16}),
+            ("o", "small", 1, {"stages": ["A"], "stale_rules": [rule]}),
         ]
     )
 
-    assert [(w.journey_key, w.shards) for w in watches] == [("big", 16), ("small", 1)]
+    # One unit per shard of the largest count (counts only grow); an unsharded stage, one.
+    assert [(w.journey_key, w.shard) for w in watches] == [
+        *[("big", shard) for shard in range(16)],
+        ("small", None),
+    ]
+    assert {w.unit_id for w in watches if w.journey_key == "big"} == {
+        f"o#big#A#{shard}" for shard in range(16)
+    }

@@ -1,8 +1,9 @@
-"""The stale monitor's rules, without AWS: who is stuck, which rule applies, the 24-hour
-gate, the order of a run and where it resumes, and the scheduled time."""
+"""The stale monitor's rules, without AWS: who is stuck, which rule applies by which version,
+the 24-hour gate and its back-off, units on the queue, and the scheduled time."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from time import tzset
@@ -14,18 +15,20 @@ from journeys_core.builtins import load_builtin_journeys
 from journeys_core.clock import format_timestamp
 from journeys_core.domain.stale_monitor import (
     CLAIM_LEASE,
-    Checkpoint,
+    GateClaim,
     StuckEnrollment,
+    TimeoutRule,
+    UnitMessage,
     chunks,
+    gate_claim,
     hours_stale,
     is_stuck,
     new_timeout_event_id,
-    plan_watches,
+    refire_gap,
     scheduled_time,
     sends_email,
     stage_timeout,
     stage_watches,
-    timeout_gate_is_open,
 )
 from journeys_core.domain.timeout_emails import timeout_email
 
@@ -35,13 +38,13 @@ MINUTE = timedelta(minutes=1)
 
 def archetype_watches() -> list[Any]:
     builtins = load_builtin_journeys()
-    return stage_watches(("org-a", b["name"], b["journey_spec"]) for b in builtins)
+    return stage_watches(("org-a", b["name"], 1, b["journey_spec"]) for b in builtins)
 
 
 def test_the_archetypes_bring_seven_rules_on_seven_stages() -> None:
     watches = archetype_watches()
 
-    assert sorted((w.label, w.rules[0].max_hours) for w in watches) == [
+    assert sorted((w.label, w.rules[1][0].max_hours) for w in watches) == [
         ("carta_natal.AWAITING_BIRTH_DATA", 24),
         ("despertar_8s.DEEP_DIVE", 336),
         ("despertar_8s.ONBOARDING", 168),
@@ -81,7 +84,7 @@ def test_hours_stale_is_the_time_in_the_stage_to_one_decimal(
 
 def test_only_send_and_request_actions_send_email() -> None:
     actions = {
-        rule.action: sends_email(rule.action) for w in archetype_watches() for rule in w.rules
+        rule.action: sends_email(rule.action) for w in archetype_watches() for rule in w.rules[1]
     }
 
     assert actions == {
@@ -101,17 +104,39 @@ def test_several_rules_on_one_stage_apply_the_longest_one_passed() -> None:
             {"stage": "AWAITING_PAYMENT", "max_hours": 48, "action": "send_payment_reminder"},
         ]
     }
-    (watch,) = stage_watches([("org-a", "intake", spec)])
+    (watch,) = stage_watches([("org-a", "intake", 1, spec)])
 
     assert watch.cutoff(NOW) == NOW - timedelta(hours=48)
-    assert watch.rule_for(NOW - timedelta(hours=47), NOW) is None
-    assert watch.rule_for(NOW - timedelta(hours=50), NOW).action == "send_payment_reminder"  # type: ignore[union-attr]
-    assert watch.rule_for(NOW - timedelta(hours=97), NOW).action == "alert_finance"  # type: ignore[union-attr]
+    assert watch.rule_for(NOW - timedelta(hours=47), 1, NOW) is None
+    assert watch.rule_for(NOW - timedelta(hours=50), 1, NOW).action == "send_payment_reminder"  # type: ignore[union-attr]
+    assert watch.rule_for(NOW - timedelta(hours=97), 1, NOW).action == "alert_finance"  # type: ignore[union-attr]
+
+
+def test_an_enrollment_is_timed_out_by_the_rules_of_its_own_version() -> None:
+    # Given v1 with a 48-hour rule on WAITING, v2 with a 12-hour rule there, v3 with none
+    def spec(*hours: float) -> dict[str, Any]:
+        rules = [{"stage": "WAITING", "max_hours": h, "action": f"after_{h:g}"} for h in hours]
+        return {"stale_rules": rules}
+
+    (watch,) = stage_watches(
+        [("org-a", "j", 1, spec(48)), ("org-a", "j", 2, spec(12)), ("org-a", "j", 3, {})]
+    )
+    entered = NOW - timedelta(hours=30)
+
+    def action(version: int, ended: bool = False) -> str | None:
+        stuck = StuckEnrollment("p", entered, {}, definition_version=version, ended=ended)
+        timeout = stage_timeout(watch, stuck, NOW, "t")
+        return timeout.action if timeout else None
+
+    # Then the read reaches the shortest rule of any version, each stay is judged by its own
+    assert watch.cutoff(NOW) == NOW - timedelta(hours=12)
+    assert (action(1), action(2), action(3)) == (None, "after_12", None)
+    assert action(2, ended=True) is None  # an ended episode waits on nothing
 
 
 def test_a_timeout_carries_the_rule_and_the_stay() -> None:
     (watch,) = [w for w in archetype_watches() if w.label == "carta_natal.AWAITING_BIRTH_DATA"]
-    stuck = StuckEnrollment("p-1", NOW - timedelta(hours=30), resume_key={})
+    stuck = StuckEnrollment("p-1", NOW - timedelta(hours=30), {}, definition_version=1)
 
     timeout = stage_timeout(watch, stuck, NOW, "timeout-1")
 
@@ -136,72 +161,100 @@ def test_a_timeout_event_id_is_fresh_each_time() -> None:
     assert first != second
 
 
-class TestTheGate:
-    entered = format_timestamp(NOW - timedelta(hours=50))
+RULE = TimeoutRule(max_hours=48, action="send_payment_reminder")
 
-    def gate(self, emitted_ago: timedelta, state: str = "published", **changes: str) -> Any:
+
+class TestTheGate:
+    entered = format_timestamp(NOW - timedelta(hours=500))
+
+    def gate(
+        self, emitted_ago: timedelta, state: str = "published", fires: int = 1, **changes: Any
+    ) -> Any:
         return {
             "entered_at": self.entered,
             "last_emitted_at": format_timestamp(NOW - emitted_ago),
             "state": state,
+            "fires": fires,
+            "rule_hours": 48,
             **changes,
         }
 
-    def test_a_gate_never_opened_is_open(self) -> None:
-        assert timeout_gate_is_open(None, self.entered, NOW)
+    def claim(self, gate: Any, rule: TimeoutRule = RULE, entered: str | None = None) -> Any:
+        return gate_claim(gate, entered or self.entered, rule, NOW)
+
+    def test_a_gate_never_opened_lets_the_first_timeout_through(self) -> None:
+        assert self.claim(None) == GateClaim(fires=1, rule_hours=48)
 
     def test_it_stays_shut_for_24_hours_after_a_timeout(self) -> None:
-        assert not timeout_gate_is_open(self.gate(timedelta(hours=23)), self.entered, NOW)
-        assert timeout_gate_is_open(self.gate(timedelta(hours=24)), self.entered, NOW)
+        assert self.claim(self.gate(timedelta(hours=23))) is None
+        assert self.claim(self.gate(timedelta(hours=24))) == GateClaim(fires=2, rule_hours=48)
 
-    def test_a_gate_that_never_recorded_a_timeout_is_open(self) -> None:
-        assert timeout_gate_is_open({"entered_at": self.entered}, self.entered, NOW)
+    @pytest.mark.parametrize(("fires", "wait_hours"), [(1, 24), (2, 72), (3, 168)])
+    def test_re_fires_back_off_a_day_three_days_a_week(self, fires: int, wait_hours: int) -> None:
+        early = timedelta(hours=wait_hours) - MINUTE
+        assert self.claim(self.gate(early, fires=fires)) is None
+        due = self.claim(self.gate(timedelta(hours=wait_hours), fires=fires))
+        assert due == GateClaim(fires=fires + 1, rule_hours=48)
+
+    def test_then_the_stay_fires_no_more(self) -> None:
+        assert self.claim(self.gate(timedelta(days=365), fires=4)) is None
+
+    def test_each_rule_sets_its_own_back_off(self) -> None:
+        weekly = TimeoutRule(max_hours=48, action="a", backoff_hours=(168, 168))
+        once = TimeoutRule(max_hours=48, action="a", backoff_hours=())
+        assert self.claim(self.gate(timedelta(hours=100)), weekly) is None
+        assert self.claim(self.gate(timedelta(hours=168)), weekly) is not None
+        assert self.claim(self.gate(timedelta(hours=168), fires=3), weekly) is None
+        assert self.claim(self.gate(timedelta(days=30)), once) is None
+
+    def test_a_longer_rule_starts_its_own_series_after_the_24_hour_gate(self) -> None:
+        escalation = TimeoutRule(max_hours=96, action="alert_finance")
+        spent = self.gate(timedelta(hours=23), fires=4)
+        assert self.claim(spent, escalation) is None
+        assert self.claim(
+            {**spent, "last_emitted_at": format_timestamp(NOW - timedelta(hours=24))}, escalation
+        ) == GateClaim(fires=1, rule_hours=96)
+
+    def test_a_gate_from_before_the_back_off_counts_as_one_timeout(self) -> None:
+        old = {
+            "entered_at": self.entered,
+            "last_emitted_at": format_timestamp(NOW - timedelta(hours=24)),
+            "state": "published",
+        }
+        assert self.claim(old) == GateClaim(fires=2, rule_hours=48)
 
     def test_a_new_stay_in_the_stage_opens_it_at_once(self) -> None:
-        moved_back = format_timestamp(NOW - timedelta(hours=3))
-        assert timeout_gate_is_open(self.gate(timedelta(hours=1)), moved_back, NOW)
+        moved_back = format_timestamp(NOW - timedelta(hours=50))
+        spent = self.gate(timedelta(hours=1), fires=4)
+        assert self.claim(spent, entered=moved_back) == GateClaim(fires=1, rule_hours=48)
 
     def test_an_unconfirmed_claim_is_taken_over_only_after_the_lease(self) -> None:
         inside = CLAIM_LEASE - MINUTE
-        assert not timeout_gate_is_open(self.gate(inside, "claimed"), self.entered, NOW)
-        assert timeout_gate_is_open(self.gate(CLAIM_LEASE, "claimed"), self.entered, NOW)
-        assert not timeout_gate_is_open(self.gate(CLAIM_LEASE, "published"), self.entered, NOW)
+        taken = self.gate(CLAIM_LEASE, "claimed", fires=2, event_id="timeout-1")
+        assert self.claim(self.gate(inside, "claimed")) is None
+        assert self.claim(taken) == GateClaim(fires=2, rule_hours=48, event_id="timeout-1")
+        assert self.claim(self.gate(CLAIM_LEASE, "published")) is None
 
 
-RESUME_AT = {"pk": {"S": "x"}}
+def test_the_simulator_and_the_gate_share_one_schedule() -> None:
+    assert [refire_gap(RULE, n) for n in (1, 2, 3, 4)] == [
+        timedelta(hours=24),
+        timedelta(hours=72),
+        timedelta(hours=168),
+        None,
+    ]
 
 
-class TestTheRunOrder:
-    @property
-    def watches(self) -> list[Any]:
-        # Built in each test, not at import: `make mutation` must see a changed stage_watches.
-        return stage_watches(
-            ("org-a", key, {"stale_rules": [{"stage": "S", "max_hours": 1, "action": "a"}]})
-            for key in ("j1", "j2", "j3", "j4")
-        )
+def test_a_unit_travels_on_the_queue_and_back_unchanged() -> None:
+    (watch,) = [w for w in archetype_watches() if w.label == "retreat_ibiza_2025.AWAITING_PAYMENT"]
+    message = UnitMessage(watch, NOW, {"pk": {"S": "x"}})
 
-    @pytest.mark.parametrize(
-        ("checkpoint", "expected"),
-        [
-            # without a checkpoint, every watch from its start
-            (None, [("j1", None), ("j2", None), ("j3", None), ("j4", None)]),
-            # a run resumes at the checkpoint's key and wraps around
-            (
-                Checkpoint(("org-a", "j3", "S"), RESUME_AT),
-                [("j3", RESUME_AT), ("j4", None), ("j1", None), ("j2", None)],
-            ),
-        ],
-    )
-    def test_a_run_starts_at_its_checkpoint_and_wraps_around(
-        self, checkpoint: Checkpoint | None, expected: list[tuple[str, Any]]
-    ) -> None:
-        plan = plan_watches(self.watches, checkpoint)
-        assert [(w.journey_key, key) for w, key in plan] == expected
+    back = UnitMessage.from_json(json.loads(json.dumps(message.as_json())))
 
-    def test_a_checkpoint_on_a_watch_that_is_gone_resumes_at_the_next_one(self) -> None:
-        plan = plan_watches(self.watches, Checkpoint(("org-a", "j25", "S"), {"pk": {"S": "x"}}))
-        assert [(w.journey_key, k) for w, k in plan][:2] == [("j3", None), ("j4", None)]
-        assert len(plan) == 4
+    assert back == message
+    assert watch.unit_id == "org-a#retreat_ibiza_2025#AWAITING_PAYMENT"
+    with pytest.raises(ValueError, match="not a stale-monitor unit"):
+        UnitMessage.from_json({"org": "org-a"})
 
 
 def test_chunks_cut_batches_of_at_most_the_size_given() -> None:

@@ -43,13 +43,28 @@ def test_the_schedule_sends_the_event_of_the_sample_with_its_scheduled_time() ->
     assert sent["detail-type"] == sample["detail-type"] == "Scheduled Event"
 
 
-def test_a_run_ends_before_another_may_take_over_its_claims() -> None:
-    properties = RESOURCES["StaleMonitorFunction"]["Properties"]
+def test_a_unit_ends_before_another_may_take_over_its_claims() -> None:
+    properties = RESOURCES["StaleWorkerFunction"]["Properties"]
     timeout = timedelta(seconds=properties["Timeout"])
     margin = float(properties["Environment"]["Variables"]["STALE_MONITOR_STOP_MARGIN_SECONDS"])
 
     assert timeout < CLAIM_LEASE
     assert 0 < margin < timeout.total_seconds() / 2
+
+
+def test_units_fan_out_to_a_bounded_number_of_workers_and_failures_are_dead_lettered() -> None:
+    source = _event("StaleWorkerFunction", "SQS")
+    worker = RESOURCES["StaleWorkerFunction"]["Properties"]
+    queue = RESOURCES["StaleUnitsQueue"]["Properties"]
+
+    assert source["Queue"] == {"Fn::GetAtt": ["StaleUnitsQueue", "Arn"]}
+    assert source["BatchSize"] == 1  # a long unit never delays a batch-mate
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["ScalingConfig"]["MaximumConcurrency"] == worker["ReservedConcurrentExecutions"]
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["StaleUnitsDeadLetterQueue", "Arn"]
+    }
 
 
 def test_the_notifier_rule_selects_the_actions_that_send_email() -> None:

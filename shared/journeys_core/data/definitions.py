@@ -11,6 +11,7 @@ under the same name never shows the old one's history.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data.codec import cancellation_reasons, dump_json, from_item, to_item
-from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_write, query_all, query_page
+from journeys_core.data.dynamo import (
+    OnTable,
+    UpdateExpression,
+    batch_get,
+    batch_write,
+    query_all,
+    query_page,
+)
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.journey import JourneyRecord, JourneySummary
 
@@ -53,20 +61,24 @@ def version_sk(journey_id: str, version: int) -> str:
     return f"VERSION#{journey_id}#{version:08d}"
 
 
-# The stale monitor's index (GSI ByStaleRules): every organization's watched definitions.
+# The stale monitor's index (GSI ByStaleRules): every saved version that has stale rules,
+# of every organization. Versions, not current definitions: an enrollment follows the rules
+# of the version it is pinned to, which a later version may have dropped or changed.
 STALE_RULES_PK = "STALE"
 
 
-def stale_rules_sk(org: str, name: str) -> str:
-    return f"ORG#{org}#JOURNEY#{name}"
+def stale_rules_sk(org: str, name: str, version: int) -> str:
+    return f"ORG#{org}#JOURNEY#{name}#V#{version:08d}"
 
 
 @dataclass(frozen=True)
-class WatchedDefinition:
-    """An active definition with stale rules, as the ByStaleRules index projects it."""
+class WatchedVersion:
+    """A saved version with stale rules, of a journey that is active (retired journeys are
+    not watched), as the ByStaleRules index projects it."""
 
     org: str
     name: str
+    version: int
     journey_spec: dict[str, Any]
 
 
@@ -100,13 +112,9 @@ def _current_values(org: str, record: JourneyRecord) -> dict[str, Any]:
         list_sk=f"{format_timestamp(record.updated_at)}#{record.id}",
         journey_id=record.id,
     )
-    # Sparse GSI ByStaleRules: only active definitions with stale rules are in it (None is
-    # left out on create and REMOVEd on replace, so a definition that stops qualifying leaves).
-    watched = record.is_active and bool(record.journey_spec.get("stale_rules"))
-    values.update(
-        stale_pk=STALE_RULES_PK if watched else None,
-        stale_sk=stale_rules_sk(org, record.name) if watched else None,
-    )
+    # Not in ByStaleRules: its versions are (None is REMOVEd on replace, so a current item
+    # indexed by an earlier release leaves the index when it is next saved).
+    values.update(stale_pk=None, stale_sk=None)
     return values
 
 
@@ -115,6 +123,11 @@ def _version_item(org: str, record: JourneyRecord) -> dict[str, Any]:
     for counter in _COUNTERS:  # counters belong to the journey, not to one version
         values.pop(counter, None)
     values.update(pk=org_pk(org), sk=version_sk(record.id, record.version))
+    if record.journey_spec.get("stale_rules"):
+        # Sparse GSI ByStaleRules, written once with the snapshot (which never changes).
+        values.update(
+            stale_pk=STALE_RULES_PK, stale_sk=stale_rules_sk(org, record.name, record.version)
+        )
     return to_item(values)
 
 
@@ -286,9 +299,11 @@ class DefinitionsRepository(OnTable):
         )
         return [record_from_item(item) for item in items]
 
-    def list_with_stale_rules(self, org: str | None = None) -> list[WatchedDefinition]:
-        """Every active definition with stale rules, of every organization or of ``org``:
-        Queries on the sparse ByStaleRules index (a few items per organization, never a Scan)."""
+    def list_with_stale_rules(self, org: str | None = None) -> list[WatchedVersion]:
+        """Every saved version with stale rules of every active journey, of every
+        organization or of ``org``: Queries on the sparse ByStaleRules index (a few items per
+        journey, never a Scan), then one BatchGetItem per 100 journeys for whether each is
+        still the same journey (a version of a deleted one is not watched) and active."""
         params: dict[str, Any] = {
             "IndexName": "ByStaleRules",
             "KeyConditionExpression": "stale_pk = :pk",
@@ -296,19 +311,58 @@ class DefinitionsRepository(OnTable):
         }
         if org is not None:
             params["KeyConditionExpression"] += " AND begins_with(stale_sk, :org)"
-            params["ExpressionAttributeValues"][":org"] = {"S": stale_rules_sk(org, "")}
-        _project(params, ["organization_id", "name", "spec_json"])
-        watched = (
-            WatchedDefinition(
+            params["ExpressionAttributeValues"][":org"] = {"S": f"ORG#{org}#"}
+        _project(params, ["sk", "organization_id", "name", "spec_json"])
+        # (journey id or None, version or None, the version's rules); both None: a current
+        # item an earlier release indexed, standing for the journey's current version until
+        # it is saved again (then its new version is indexed and the current item leaves).
+        found: list[tuple[str | None, int | None, WatchedVersion]] = []
+        for item in self._query_all(**params):
+            journey_id, version = None, None
+            if item["sk"]["S"].startswith("VERSION#"):
+                _, journey_id, number = item["sk"]["S"].split("#")
+                version = int(number)
+            watched = WatchedVersion(
                 org=item["organization_id"]["S"],
                 name=item["name"]["S"],
+                version=version or 0,
                 journey_spec=json.loads(item["spec_json"]["S"]),
             )
-            for item in self._query_all(**params)
+            # The prefix ends in '#', which no organization id holds; the exact comparison
+            # keeps another organization out even so.
+            if org is None or watched.org == org:
+                found.append((journey_id, version, watched))
+        active = self._active_journeys({(w.org, w.name) for _, _, w in found})
+        return [
+            dataclasses.replace(watched, version=version or current[1])
+            for journey_id, version, watched in found
+            if (current := active.get((watched.org, watched.name)))
+            and journey_id in (None, current[0])
+        ]
+
+    def _active_journeys(self, journeys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """(journey id, current version) of each given (org, name) journey that exists and
+        is active."""
+        keys = [
+            {"pk": {"S": org_pk(org)}, "sk": {"S": current_sk(name)}}
+            for org, name in sorted(journeys)
+        ]
+        items = batch_get(
+            self.table,
+            keys,
+            projection={
+                "ProjectionExpression": "organization_id, #name, journey_id, #version, is_active",
+                "ExpressionAttributeNames": {"#name": "name", "#version": "version"},
+            },
         )
-        # The prefix ends in '#', which no organization id holds; the exact comparison keeps
-        # another organization out even so.
-        return [found for found in watched if org is None or found.org == org]
+        return {
+            (item["organization_id"]["S"], item["name"]["S"]): (
+                item["journey_id"]["S"],
+                int(item["version"]["N"]),
+            )
+            for item in items
+            if item.get("is_active", {}).get("BOOL") and "journey_id" in item
+        }
 
     def existing_names(self, org: str) -> set[str]:
         items = self._query_all(

@@ -387,7 +387,9 @@ class PatientsRepository:
                 ":spk": {"S": stage_pk(org, journey_key, stage, shard)},
                 ":cutoff": {"S": format_timestamp(entered_before)},
             },
-            "ProjectionExpression": "pk, sk, stage_pk, entered_at, patient_id",
+            "ProjectionExpression": (
+                "pk, sk, stage_pk, entered_at, patient_id, definition_version, ended_at"
+            ),
             "ScanIndexForward": True,
             "Limit": limit,
         }
@@ -400,6 +402,8 @@ class PatientsRepository:
                 patient_id=item["patient_id"]["S"],
                 entered_at=datetime.fromisoformat(item["entered_at"]["S"]),
                 resume_key={k: item[k] for k in STAGE_KEY_ATTRS},
+                definition_version=int(item["definition_version"]["N"]),
+                ended="ended_at" in item,
             )
             for item in response.get("Items", [])
         ]

@@ -12,11 +12,12 @@ from journeys_core.data.journey_analytics import JourneyRollupsRepository
 from journeys_core.data.journey_log import JourneyLogRepository
 from journeys_core.data.migrations import MigrationsRepository
 from journeys_core.data.patients import PatientsRepository
+from journeys_core.data.stale_units import StaleUnitsQueue
 from journeys_core.data.system_events import (
     EmailClaimsRepository,
-    MonitorCheckpointRepository,
     SystemEventsRepository,
     TimeoutGatesRepository,
+    UnitPositionsRepository,
 )
 from journeys_core.settings import get_settings
 
@@ -77,5 +78,10 @@ def email_claims() -> EmailClaimsRepository:
 
 
 @cache
-def monitor_checkpoint() -> MonitorCheckpointRepository:
-    return MonitorCheckpointRepository(get_settings().system_events_table)
+def unit_positions() -> UnitPositionsRepository:
+    return UnitPositionsRepository(get_settings().system_events_table)
+
+
+@cache
+def stale_units() -> StaleUnitsQueue:
+    return StaleUnitsQueue(get_settings().stale_units_queue_url)

@@ -8,16 +8,18 @@ its payload and what the service did with it (the source system's SystemEventLog
                 (the same id for other content is refused, 409)
 - timeout gate: pk=ORG#{org}#TIMEOUT#{patient_id}#{journey_key}#{stage}  sk=GATE
                 one per stuck (patient, journey, stage): the conditional write that lets
-                at most one timeout through per 24 hours, whoever runs the monitor.
-                ``state`` is ``claimed`` until the timeout is on the bus, then
-                ``published``; ``event_id`` is the timeout's (an abandoned claim is taken
-                over with the same id, see ``journeys_core.domain.stale_monitor``).
-- checkpoint:   pk=MONITOR#CHECKPOINT  sk=CHECKPOINT  where a scheduled monitor run that was
-                cut short stopped (the next run resumes there).
+                a timeout through at most once per 24 hours, backing off, whoever runs the
+                monitor (``fires`` under the rule of ``rule_hours``). ``state`` is
+                ``claimed`` until the timeout is on the bus, then ``published``;
+                ``event_id`` is the timeout's (an abandoned claim is taken over with the
+                same id, see ``journeys_core.domain.stale_monitor``).
+- unit position: pk=MONITOR#UNIT#{unit id}  sk=POSITION  how far the monitor's unit got in
+                the run of ``at`` (``done`` once it finished): a redelivered or continued
+                unit resumes there, each unit on its own.
 
 One repository per job, all on the one table: :class:`SystemEventsRepository` (the events and
 their results), :class:`TimeoutGatesRepository`, :class:`EmailClaimsRepository` (one email per
-event) and :class:`MonitorCheckpointRepository`.
+event) and :class:`UnitPositionsRepository`.
 """
 
 from __future__ import annotations
@@ -31,27 +33,19 @@ from typing import Any
 from journeys_core.clock import format_timestamp
 from journeys_core.data.codec import dump_json, error_code, from_item, to_item
 from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_get, batch_write, query_page
-from journeys_core.domain.stale_monitor import (
-    CLAIM_LEASE,
-    GATE_CLAIMED,
-    GATE_PUBLISHED,
-    TIMEOUT_WINDOW,
-    Checkpoint,
-    new_timeout_event_id,
-)
+from journeys_core.domain.stale_monitor import GATE_CLAIMED, GATE_PUBLISHED, GateClaim
 from journeys_core.models.system_event import SystemEvent, SystemEventStatus
 
 __all__ = [
-    "TIMEOUT_WINDOW",
     "EmailClaimsRepository",
-    "MonitorCheckpointRepository",
     "SystemEventsRepository",
     "TimeoutGate",
     "TimeoutGatesRepository",
+    "UnitPosition",
+    "UnitPositionsRepository",
 ]
 
 PATIENT_KEY_ATTRS = {"pk", "sk", "patient_pk", "received_at"}
-CHECKPOINT_KEY = {"pk": {"S": "MONITOR#CHECKPOINT"}, "sk": {"S": "CHECKPOINT"}}
 
 
 def event_pk(org: str, event_id: str) -> str:
@@ -241,78 +235,58 @@ class SystemEventsRepository(OnTable):
 
 
 class TimeoutGatesRepository(OnTable):
-    """At most one timeout per stuck (patient, journey, stage) stay per 24 hours."""
+    """At most one timeout per stuck (patient, journey, stage) stay per 24 hours, backing off."""
 
     def claim_timeout(
         self,
-        org: str,
-        patient_id: str,
-        journey_key: str,
-        stage: str,
-        entered_at: str,
+        gate: TimeoutGate,
+        stored: Mapping[str, Any] | None,
+        claim: GateClaim,
         now: datetime,
-        *,
-        event_id: str | None = None,
-    ) -> str | None:
-        """The timeout's event id for exactly one caller per (patient, journey, stage) per
-        24 hours; None for everyone else.
-
-        The gate remembers when it last opened and for which stay in the stage
-        (``entered_at``): a patient who left the stage and came back starts the clock again.
-        Concurrent or retried monitor runs race on this one conditional write. A claim is
-        ``claimed`` until :meth:`confirm_timeouts_published`; one left unconfirmed for longer
-        than ``CLAIM_LEASE`` (its run died before publishing) is taken over, and the id it
-        held is returned so that a timeout that did get out keeps its id."""
-        event_id = event_id or new_timeout_event_id()
-        emitted_at = format_timestamp(now)
+        event_id: str,
+    ) -> bool:
+        """Take the gate for the timeout ``event_id`` (the domain decided, in
+        :func:`~journeys_core.domain.stale_monitor.gate_claim`, that ``stored`` lets it
+        through); True for exactly one caller: the write holds only while the gate is still
+        as read, so overlapping or retried runs race on it and one wins (a whole-item put:
+        the gate holds nothing else). The gate is ``claimed`` until
+        :meth:`confirm_timeouts_published`."""
+        item = {**gate.key, **to_item(_gate_values(gate, now, GATE_CLAIMED, event_id, claim))}
+        names = {"#entered": "entered_at", "#last": "last_emitted_at", "#state": "state"}
+        values: dict[str, Any] = {}
+        conditions = []
+        for placeholder, name in names.items():
+            if stored is not None and stored.get(name) is not None:
+                values[f":{name}"] = {"S": str(stored[name])}
+                conditions.append(f"{placeholder} = :{name}")
+            else:
+                conditions.append(f"attribute_not_exists({placeholder})")
+        condition = "attribute_not_exists(pk)" if stored is None else " AND ".join(conditions)
         try:
-            response = self._db.put_item(
+            self._db.put_item(
                 TableName=self.table,
-                Item={
-                    "pk": {"S": timeout_gate_pk(org, patient_id, journey_key, stage)},
-                    "sk": {"S": "GATE"},
-                    "last_emitted_at": {"S": emitted_at},
-                    "entered_at": {"S": entered_at},
-                    "state": {"S": GATE_CLAIMED},
-                    "event_id": {"S": event_id},
-                },
-                ConditionExpression=(
-                    "attribute_not_exists(pk) OR entered_at <> :entered OR last_emitted_at <= :cut"
-                    " OR (#state = :claimed AND last_emitted_at <= :lease)"
-                ),
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":entered": {"S": entered_at},
-                    ":cut": {"S": format_timestamp(now - TIMEOUT_WINDOW)},
-                    ":claimed": {"S": GATE_CLAIMED},
-                    ":lease": {"S": format_timestamp(now - CLAIM_LEASE)},
-                },
-                ReturnValues="ALL_OLD",
+                Item=item,
+                ConditionExpression=condition,
+                **({"ExpressionAttributeNames": names} if stored is not None else {}),
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        old = from_item(response.get("Attributes") or {})
-        abandoned = (
-            old.get("state") == GATE_CLAIMED
-            and old.get("entered_at") == entered_at
-            and old.get("last_emitted_at", "") > format_timestamp(now - TIMEOUT_WINDOW)
-        )
-        return str(old["event_id"]) if abandoned and old.get("event_id") else event_id
+            return False
+        return True
 
     def confirm_timeouts_published(
-        self, claims: Sequence[tuple[TimeoutGate, str]], claimed_at: datetime
+        self, claims: Sequence[tuple[TimeoutGate, str, GateClaim]], claimed_at: datetime
     ) -> None:
         """Mark claimed gates ``published`` (their timeouts are on the bus), 25 a batch.
         A plain put is safe: nobody else can take a gate within its 24 hours or its lease."""
         items = [
-            {
-                **gate.key,
-                "last_emitted_at": {"S": format_timestamp(claimed_at)},
-                "entered_at": {"S": gate.entered_at},
-                "state": {"S": GATE_PUBLISHED},
-                "event_id": {"S": event_id},
-            }
-            for gate, event_id in claims
+            to_item(
+                {
+                    **from_item(gate.key),
+                    **_gate_values(gate, claimed_at, GATE_PUBLISHED, event_id, claim),
+                }
+            )
+            for gate, event_id, claim in claims
         ]
         batch_write(self.table, puts=items)
 
@@ -323,12 +297,27 @@ class TimeoutGatesRepository(OnTable):
             self.table,
             [gate.key for gate in unique],
             projection={
-                "ProjectionExpression": "pk, entered_at, last_emitted_at, #state, event_id",
+                "ProjectionExpression": (
+                    "pk, entered_at, last_emitted_at, #state, event_id, fires, rule_hours"
+                ),
                 "ExpressionAttributeNames": {"#state": "state"},
             },
         )
         found = {item["pk"]["S"]: from_item(item) for item in items}
         return [found.get(gate.key["pk"]["S"]) for gate in gates]
+
+
+def _gate_values(
+    gate: TimeoutGate, at: datetime, state: str, event_id: str, claim: GateClaim
+) -> dict[str, Any]:
+    return {
+        "last_emitted_at": format_timestamp(at),
+        "entered_at": gate.entered_at,
+        "state": state,
+        "event_id": event_id,
+        "fires": claim.fires,
+        "rule_hours": claim.rule_hours,
+    }
 
 
 class EmailClaimsRepository(OnTable):
@@ -366,26 +355,37 @@ class EmailClaimsRepository(OnTable):
         return str(receipt) if receipt else None
 
 
-class MonitorCheckpointRepository(OnTable):
-    """Where a scheduled monitor run that was cut short stopped."""
+@dataclass(frozen=True)
+class UnitPosition:
+    """How far a monitor unit got in the run of ``at``: after ``start_key``, or ``done``."""
 
-    def load_checkpoint(self) -> Checkpoint | None:
-        item = self._db.get_item(TableName=self.table, Key=CHECKPOINT_KEY).get("Item")
+    at: str
+    start_key: Mapping[str, Any] | None = None
+    done: bool = False
+
+
+class UnitPositionsRepository(OnTable):
+    """Where each monitor unit stands, so that a unit resumes on its own (a redelivered
+    message, a continuation) without holding back any other."""
+
+    @staticmethod
+    def _key(unit_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"MONITOR#UNIT#{unit_id}"}, "sk": {"S": "POSITION"}}
+
+    def load_position(self, unit_id: str) -> UnitPosition | None:
+        item = self._db.get_item(
+            TableName=self.table, Key=self._key(unit_id), ConsistentRead=True
+        ).get("Item")
         if not item:
             return None
-        position = json.loads(item["position_json"]["S"])
-        start_key = json.loads(item["start_key_json"]["S"]) if "start_key_json" in item else None
-        return Checkpoint(position=(position[0], position[1], position[2]), start_key=start_key)
+        values = from_item(item)
+        start_key = json.loads(values["start_key_json"]) if values.get("start_key_json") else None
+        return UnitPosition(values["at"], start_key, bool(values.get("done")))
 
-    def save_checkpoint(self, checkpoint: Checkpoint, now: datetime) -> None:
-        item: dict[str, Any] = {
-            **CHECKPOINT_KEY,
-            "position_json": {"S": json.dumps(list(checkpoint.position))},
-            "saved_at": {"S": format_timestamp(now)},
+    def save_position(self, unit_id: str, position: UnitPosition) -> None:
+        values: dict[str, Any] = {
+            "at": position.at,
+            "done": position.done,
+            "start_key_json": json.dumps(dict(position.start_key)) if position.start_key else None,
         }
-        if checkpoint.start_key:
-            item["start_key_json"] = {"S": json.dumps(dict(checkpoint.start_key))}
-        self._db.put_item(TableName=self.table, Item=item)
-
-    def clear_checkpoint(self) -> None:
-        self._db.delete_item(TableName=self.table, Key=CHECKPOINT_KEY)
+        self._db.put_item(TableName=self.table, Item={**self._key(unit_id), **to_item(values)})

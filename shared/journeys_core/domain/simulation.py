@@ -14,8 +14,10 @@ real rules, on a virtual clock in minutes from the start date's midnight (UTC):
 * moves go through :func:`decide_stage_move` (transitions, guards, locked stages; automation
   is never a person); a refused move is counted by its kind;
 * the stale rules time out as the hourly monitor does: at the first whole hour strictly
-  after ``entered_at + max_hours``, then every 24 hours (the gate) while the stay lasts,
-  with the longest rule passed; each timeout is a ``JOURNEY_STAGE_TIMEOUT`` for the rules;
+  after ``entered_at + max_hours``, then after each wait of the rule's back-off (24, 72,
+  168 hours by default: the gate's own schedule, :func:`refire_gap`) while the stay lasts,
+  then no more; a longer rule passed starts its own series; each timeout is a
+  ``JOURNEY_STAGE_TIMEOUT`` for the rules;
 * emails: one per ``send_email`` action, but at most one per timeout (the notifier and the
   rules claim a timeout's email once), and one per timeout whose action sends mail;
 * ``emit_event`` puts an event for the same patient right after, as the bus would; past
@@ -50,6 +52,7 @@ from journeys_core.domain.stale_monitor import (
     StageTimeout,
     StageWatch,
     StuckEnrollment,
+    refire_gap,
     sends_email,
     stage_timeout,
     stage_watches,
@@ -81,7 +84,9 @@ MINUTES_PER_DAY = 1440
 MAX_TIMELINE_EVENTS = 5_000_000
 MAX_RULE_EVALUATIONS = 1_000_000
 MONITOR_EVERY = 60  # the stale monitor runs hourly
-GATE_MINUTES = 24 * 60  # one timeout per (patient, stage) stay every 24 hours
+GATE_MINUTES = 24 * 60  # at most one timeout per (patient, stage) stay every 24 hours
+# Every simulated patient follows the one definition rehearsed.
+SIMULATED_VERSION = 1
 DAY_STARTS, DAY_SPAN = 8 * 60, 12 * 60  # patients act between 08:00 and 20:00
 STAFF_REASON = "simulated staff move"
 # Timeline events may stand for the triggers the bus routes to the engine; the timeout is
@@ -166,7 +171,18 @@ def concerns_journey(rule: AutomationRule, journey_key: str) -> bool:
 
 
 class _Patient:
-    __slots__ = ("entered", "id", "next_timeout", "seen", "sequence", "stage", "stays", "version")
+    __slots__ = (
+        "entered",
+        "fired_rule",
+        "fires",
+        "id",
+        "next_timeout",
+        "seen",
+        "sequence",
+        "stage",
+        "stays",
+        "version",
+    )
 
     def __init__(self, patient_id: str) -> None:
         self.id = patient_id
@@ -175,6 +191,9 @@ class _Patient:
         self.version = 0
         self.seen: set[str] = set()
         self.next_timeout: int | None = None
+        # The stale rule (its index) the stay last timed out under, and how many times.
+        self.fired_rule = -1
+        self.fires = 0
         self.sequence = 0
         self.stays: list[tuple[str | None, str, int]] = []
 
@@ -221,7 +240,9 @@ class CohortRun:
         self.end = cohort.days * MINUTES_PER_DAY
         self.watches: dict[str, StageWatch] = {
             watch.stage: watch
-            for watch in stage_watches([(cohort.org, cohort.journey_key, cohort.spec)])
+            for watch in stage_watches(
+                [(cohort.org, cohort.journey_key, SIMULATED_VERSION, cohort.spec)]
+            )
         }
         self.tallies = {id(rule): _RuleTally() for rule in cohort.rules}
         self.by_trigger: dict[str, list[AutomationRule]] = {}
@@ -239,7 +260,7 @@ class CohortRun:
         # Timeouts are most of the work: what one does is worked out once per kind.
         self._timeout_kinds: dict[tuple[str, int, float | None], _TimeoutKind] = {}
         self._thresholds = {
-            stage: tuple(rule.max_hours * 60 for rule in watch.rules)
+            stage: tuple(rule.max_hours * 60 for rule in watch.rules[SIMULATED_VERSION])
             for stage, watch in self.watches.items()
         }
         self._timeouts_read_hours = any(
@@ -322,8 +343,10 @@ class CohortRun:
         patient.stays.append((patient.stage, to_stage, at))
         patient.stage, patient.entered = to_stage, at
         patient.version += 1
+        patient.fired_rule, patient.fires = -1, 0  # a new stay: the gate starts again
         watch = self.watches.get(to_stage)
-        patient.next_timeout = first_timeout(at, watch.rules[0].max_hours) if watch else None
+        shortest = watch.rules[SIMULATED_VERSION][0] if watch else None
+        patient.next_timeout = first_timeout(at, shortest.max_hours) if shortest else None
         return "moved"
 
     # -- domain events and the rules ---------------------------------------------------------
@@ -412,33 +435,26 @@ class CohortRun:
             if kind is None:
                 kind = self._timeout_kind(stage, passed, hours, elapsed)
             if kind.quiet is None:
-                self._time_out_once(patient, stage, at, kind)
+                self._time_out_once(patient, stage, at, kind, passed)
                 continue
-            # Quiet timeouts repeat alike until a longer rule applies (or hours_stale, read
-            # by a condition, changes): count them together, one a day.
-            last = until - 1
-            if hours is not None:
-                last = at
-            elif passed + 1 < len(thresholds):
-                last = min(last, math.floor(entered + thresholds[passed + 1]))
-            count = (last - at) // GATE_MINUTES + 1
-            first_day = at // MINUTES_PER_DAY
-            timeouts, emails = self.timeouts, self.emails
+            # Quiet timeouts (the rules neither read the patient nor change anything but the
+            # email count): counted as they are, without playing the rules through.
+            day = at // MINUTES_PER_DAY
             emailed = kind.sends_email
             for tally, sent in kind.quiet:
-                tally.fired += count
-                tally.emails += sent * count
+                tally.fired += 1
+                tally.emails += sent
                 emailed = emailed or bool(sent)
-            for day in range(first_day, first_day + count):
-                timeouts[day] += 1
+            self.timeouts[day] += 1
             if emailed:
-                for day in range(first_day, first_day + count):
-                    emails[day] += 1
-            self.timeouts_by_rule[kind.label] += count
+                self.emails[day] += 1
+            self.timeouts_by_rule[kind.label] += 1
             patient.seen.add(TIMEOUT_EVENT_TYPE)
-            patient.next_timeout = at + count * GATE_MINUTES
+            self._next_timeout(patient, stage, at, passed)
 
-    def _time_out_once(self, patient: _Patient, stage: str, at: int, kind: _TimeoutKind) -> None:
+    def _time_out_once(
+        self, patient: _Patient, stage: str, at: int, kind: _TimeoutKind, passed: int
+    ) -> None:
         """A timeout whose rules may depend on the patient or change it: the whole way."""
         stay = patient.version
         day = at // MINUTES_PER_DAY
@@ -449,10 +465,30 @@ class CohortRun:
         if emailed or kind.sends_email:
             self.emails[day] += 1
         if patient.version == stay:
-            patient.next_timeout = at + GATE_MINUTES
+            self._next_timeout(patient, stage, at, passed)
+
+    def _next_timeout(self, patient: _Patient, stage: str, at: int, passed: int) -> None:
+        """When the monitor's gate lets the stay fire next after a timeout at ``at`` under
+        its ``passed``-th rule: the rule's back-off (:func:`refire_gap`, as the gate), or a
+        longer rule's own first timeout (24 hours after this one at the earliest)."""
+        if patient.fired_rule == passed:
+            patient.fires += 1
+        else:
+            patient.fired_rule, patient.fires = passed, 1
+        rules = self.watches[stage].rules[SIMULATED_VERSION]
+        candidates = []
+        gap = refire_gap(rules[passed], patient.fires)
+        if gap is not None:
+            candidates.append(at + int(gap.total_seconds()) // 60)
+        if passed + 1 < len(rules):
+            longer = first_timeout(patient.entered, rules[passed + 1].max_hours)
+            candidates.append(max(longer, at + GATE_MINUTES))
+        patient.next_timeout = min(candidates, default=None)
 
     def _timeout(self, patient: _Patient, stage: str, at: int, event_id: str) -> StageTimeout:
-        stuck = StuckEnrollment(patient.id, self._moment(patient.entered), resume_key={})
+        stuck = StuckEnrollment(
+            patient.id, self._moment(patient.entered), {}, definition_version=SIMULATED_VERSION
+        )
         timeout = stage_timeout(self.watches[stage], stuck, self._moment(at), event_id)
         assert timeout is not None  # first_timeout waits for the shortest rule
         return timeout
@@ -477,7 +513,9 @@ class CohortRun:
                     emailed = emailed or sends
                     bumps.append((self.tallies[id(rule)], int(sends)))
                 quiet = tuple(bumps)
-        stale = self.watches[stage].rule_for(self._moment(0), self._moment(elapsed))
+        stale = self.watches[stage].rule_for(
+            self._moment(0), SIMULATED_VERSION, self._moment(elapsed)
+        )
         assert stale is not None  # first_timeout waits for the shortest rule
         known = _TimeoutKind(
             label=f"{stage}>{stale.max_hours:g}h:{stale.action}",

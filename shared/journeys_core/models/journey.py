@@ -114,6 +114,11 @@ class StaleRule(Strict):
     max_hours: Annotated[float, Field(gt=0, le=24 * 366)]
     action: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     email_subject: Annotated[str, StringConstraints(max_length=300)] | None = None
+    # Waits between a stay's timeouts once it fired (default 24, 72, 168: then no more);
+    # each at least 24 hours, so a stay never gets two timeouts within a day. [] fires once.
+    backoff_hours: (
+        Annotated[list[Annotated[float, Field(ge=24, le=24 * 366)]], Field(max_length=10)] | None
+    ) = None
 
 
 class JourneySpec(BaseModel):

@@ -7,8 +7,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class StalePlanResult(BaseModel):
+    """What the planner of a scheduled run handed to the workers."""
+
+    units: int = 0
+    queued: int = 0
+    organizations: int = 0
+
+
 class StaleCheckResult(BaseModel):
-    """What a monitor run did (``GET /admin/stale-journeys/check`` answers this)."""
+    """What a monitor unit (or the admin check, all of one organization's) did
+    (``GET /admin/stale-journeys/check`` answers this)."""
 
     # Stuck (patient, journey, stage) enrollments the run examined.
     processed: int = 0
@@ -16,7 +25,7 @@ class StaleCheckResult(BaseModel):
     rules_triggered: dict[str, int] = Field(default_factory=dict)
     emitted: int = 0
     dry_run: bool = False
-    # False when the run stopped early for lack of time: the next run continues.
+    # False when the run stopped early for lack of time: a unit's continuation goes on.
     complete: bool = True
 
 
