@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
 # checkov pins boto3, botocore and packaging below what the service uses: it gets a venv of
 # its own, from requirements-checkov.txt.
 CHECKOV_VENV := .venv-checkov
@@ -109,15 +110,16 @@ openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
 bench: $(STAMP) ## Measure cold starts, DynamoDB calls and throughput; print a table of ratios
 	$(BIN)/python -m benchmarks.run
 
-$(SAM_VENV)/bin/sam:
+$(SAM_STAMP): requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@touch $(SAM_STAMP)
 
 # sam build needs the runtime's python (python3.13) on PATH; under pyenv, expose every version.
 build: export PYENV_VERSION := $(shell pyenv versions --bare 2>/dev/null | sort -rV | tr '\n' ':' | sed 's/:$$//')
 build: export SAM_CLI_TELEMETRY := 0
-build: $(SAM_VENV)/bin/sam ## sam build without Docker (aws-sam-cli in .venv-sam; needs python3.13)
+build: $(SAM_STAMP) ## sam build without Docker (aws-sam-cli in .venv-sam; needs python3.13)
 	$(SAM_VENV)/bin/sam build --template-file template.yaml
 
 clean: ## Remove the venvs and build output
