@@ -132,6 +132,24 @@ def invoke_sample(sample: str, **parts: Any) -> ApiResult:
     return invoke(sample.split("/", 1)[0], api_event(sample, **parts))
 
 
+def all_pages(
+    listing: Callable[..., ApiResult], *args: Any, **query: str
+) -> tuple[list[dict[str, Any]], int]:
+    """Every item of a paged listing, following ``next_cursor`` from the first page; and how
+    many pages that took. ``listing(*args, **query)`` is one call of the API."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = listing(*args, **query, **({"cursor": cursor} if cursor else {}))
+        assert page.status == 200, page.body
+        items += page.body["items"]
+        pages += 1
+        cursor = page.body["next_cursor"]
+        if not cursor:
+            return items, pages
+
+
 @pytest.fixture
 def call(aws: None) -> Callable[[str, dict[str, Any]], ApiResult]:
     return invoke

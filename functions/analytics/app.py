@@ -19,7 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from sign_in import CONFIG_ASSET, config_script, token_origins
 from static_assets import StaticAssets
 
-from journeys_core.http import Staff, build_resolver, logger, metrics
+from journeys_core.http import Staff, TaggedRoutes, build_resolver, logger, metrics
 from journeys_core.models.analytics import JourneyAnalytics
 from journeys_core.models.common import BoundedDatetime
 from journeys_core.models.journey import NAME_PATTERN
@@ -28,6 +28,8 @@ from journeys_core.services import analytics
 from journeys_core.settings import get_settings
 
 app = build_resolver()
+analytics_api = TaggedRoutes(app, "Analytics")
+dashboard_api = TaggedRoutes(app, "Dashboard")
 dashboard = StaticAssets(FilePath(__file__).resolve().parent / "dashboard")
 
 JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
@@ -44,11 +46,11 @@ ASSET: dict[int, OpenAPIResponse] = {
 }
 
 
-@app.get(
+@analytics_api.route(
+    "GET",
     "/api/v1/analytics/journeys/<key>",
-    operation_id="getJourneyAnalytics",
-    summary="A journey's funnel over a period",
-    tags=["Analytics"],
+    "getJourneyAnalytics",
+    "A journey's funnel over a period",
 )
 def journey_analytics(
     key: JourneyKey,
@@ -65,11 +67,11 @@ def journey_analytics(
     return analytics.journey_analytics(caller.org, key, from_, to)
 
 
-@app.get(
+@dashboard_api.route(
+    "GET",
     "/dashboard",
-    operation_id="getDashboardPage",
-    summary="The staff dashboard's page",
-    tags=["Dashboard"],
+    "getDashboardPage",
+    "The staff dashboard's page",
     responses=PAGE,
     description=PUBLIC,
 )
@@ -77,11 +79,11 @@ def dashboard_page() -> Response[str]:
     return dashboard.response("index.html", connect_origins=token_origins(get_settings()))
 
 
-@app.get(
+@dashboard_api.route(
+    "GET",
     "/dashboard/<asset>",
-    operation_id="getDashboardAsset",
-    summary="A file of the staff dashboard",
-    tags=["Dashboard"],
+    "getDashboardAsset",
+    "A file of the staff dashboard",
     responses=ASSET,
     description=PUBLIC,
 )

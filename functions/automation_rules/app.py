@@ -10,7 +10,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from journeys_core.http import Admin, Cursor, Integration, Limit, build_resolver, logger, metrics
+from journeys_core.http import (
+    Admin,
+    Cursor,
+    Integration,
+    Limit,
+    TaggedRoutes,
+    build_resolver,
+    logger,
+    metrics,
+)
 from journeys_core.models.automation import (
     RULE_ID_PATTERN,
     AutomationRule,
@@ -25,6 +34,8 @@ from journeys_core.observability import traced
 from journeys_core.services import automation_rules, domain_events
 
 app = build_resolver()
+rules_api = TaggedRoutes(app, "Automation rules")
+events_api = TaggedRoutes(app, "Events")
 RuleId = Annotated[str, Path(pattern=RULE_ID_PATTERN)]
 JSON = content_types.APPLICATION_JSON
 
@@ -37,11 +48,11 @@ def _json(status: int, body: Any) -> Response[dict[str, Any]]:
     )
 
 
-@app.post(
+@rules_api.route(
+    "POST",
     "/api/v1/automation-rules/import-playbook",
-    operation_id="importPlaybook",
-    summary="Install the default rules for the built-in journeys",
-    tags=["Automation rules"],
+    "importPlaybook",
+    "Install the default rules for the built-in journeys",
 )
 def import_playbook(caller: Admin) -> PlaybookResult:
     result = automation_rules.import_playbook(caller.org)
@@ -49,52 +60,41 @@ def import_playbook(caller: Admin) -> PlaybookResult:
     return result
 
 
-@app.post(
+@rules_api.route(
+    "POST",
     "/api/v1/automation-rules",
-    operation_id="createRule",
-    summary="Create an automation rule",
-    tags=["Automation rules"],
+    "createRule",
+    "Create an automation rule",
     responses={201: {"description": "Rule created", "content": {JSON: {"model": AutomationRule}}}},
 )
 def create_rule(body: AutomationRuleCreate, caller: Admin) -> Response[dict[str, Any]]:
     return _json(201, automation_rules.create_rule(caller.org, body))
 
 
-@app.get(
-    "/api/v1/automation-rules",
-    operation_id="listRules",
-    summary="List the organization's automation rules",
-    tags=["Automation rules"],
+@rules_api.route(
+    "GET", "/api/v1/automation-rules", "listRules", "List the organization's automation rules"
 )
 def list_rules(caller: Admin, limit: Limit = 50, cursor: Cursor = None) -> AutomationRulePage:
     return automation_rules.list_rules(caller.org, limit, cursor)
 
 
-@app.get(
-    "/api/v1/automation-rules/<rule_id>",
-    operation_id="getRule",
-    summary="Get an automation rule",
-    tags=["Automation rules"],
-)
+@rules_api.route("GET", "/api/v1/automation-rules/<rule_id>", "getRule", "Get an automation rule")
 def get_rule(rule_id: RuleId, caller: Admin) -> AutomationRule:
     return automation_rules.get_rule(caller.org, rule_id)
 
 
-@app.patch(
-    "/api/v1/automation-rules/<rule_id>",
-    operation_id="updateRule",
-    summary="Change an automation rule",
-    tags=["Automation rules"],
+@rules_api.route(
+    "PATCH", "/api/v1/automation-rules/<rule_id>", "updateRule", "Change an automation rule"
 )
 def update_rule(rule_id: RuleId, body: AutomationRuleUpdate, caller: Admin) -> AutomationRule:
     return automation_rules.update_rule(caller.org, rule_id, body)
 
 
-@app.delete(
+@rules_api.route(
+    "DELETE",
     "/api/v1/automation-rules/<rule_id>",
-    operation_id="deleteRule",
-    summary="Delete an automation rule",
-    tags=["Automation rules"],
+    "deleteRule",
+    "Delete an automation rule",
     responses={204: {"description": "Rule deleted"}},
 )
 def delete_rule(rule_id: RuleId, caller: Admin) -> Response[None]:
@@ -102,11 +102,11 @@ def delete_rule(rule_id: RuleId, caller: Admin) -> Response[None]:
     return Response(status_code=204)
 
 
-@app.post(
+@events_api.route(
+    "POST",
     "/api/v1/events",
-    operation_id="submitEvent",
-    summary="Submit a domain event to the automation engine",
-    tags=["Events"],
+    "submitEvent",
+    "Submit a domain event to the automation engine",
     responses={
         202: {
             "description": "Accepted: on the bus, processed once per event id (an id given "

@@ -16,6 +16,7 @@ from journeys_core.http import (
     Limit,
     Reader,
     Staff,
+    TaggedRoutes,
     build_resolver,
     logger,
     metrics,
@@ -43,6 +44,10 @@ from journeys_core.observability import traced
 from journeys_core.services import definitions, executions, migrations
 
 app = build_resolver()
+journey_api = TaggedRoutes(app, "Journeys")
+execution_api = TaggedRoutes(app, "Executions")
+migration_api = TaggedRoutes(app, "Migrations")
+simulation_api = TaggedRoutes(app, "Simulation")
 NameOrId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
@@ -50,11 +55,11 @@ def _split(csv: str | None) -> list[str]:
     return [v.strip() for v in (csv or "").split(",") if v.strip()]
 
 
-@app.post(
+@journey_api.route(
+    "POST",
     "/api/v1/journeys/import-builtin",
-    operation_id="importBuiltinJourneys",
-    summary="Import the built-in journeys the organization lacks",
-    tags=["Journeys"],
+    "importBuiltinJourneys",
+    "Import the built-in journeys the organization lacks",
 )
 def import_builtin_journeys(caller: Admin) -> ImportResult:
     result = definitions.import_builtin_journeys(caller.org)
@@ -62,12 +67,8 @@ def import_builtin_journeys(caller: Admin) -> ImportResult:
     return result
 
 
-@app.post(
-    "/api/v1/journeys",
-    operation_id="saveJourney",
-    summary="Save a new journey (version 1)",
-    tags=["Journeys"],
-    status_code=201,
+@journey_api.route(
+    "POST", "/api/v1/journeys", "saveJourney", "Save a new journey (version 1)", status_code=201
 )
 def save_journey(body: JourneyCreate, caller: Admin) -> JourneyRecord:
     record = definitions.save_journey(caller.org, body)
@@ -75,12 +76,7 @@ def save_journey(body: JourneyCreate, caller: Admin) -> JourneyRecord:
     return record
 
 
-@app.get(
-    "/api/v1/journeys",
-    operation_id="listJourneys",
-    summary="List journeys, newest update first",
-    tags=["Journeys"],
-)
+@journey_api.route("GET", "/api/v1/journeys", "listJourneys", "List journeys, newest update first")
 def list_journeys(
     caller: Reader,
     products: Annotated[str | None, Query(max_length=1000)] = None,
@@ -93,11 +89,8 @@ def list_journeys(
     return definitions.list_journeys(caller.org, filters, limit, cursor)
 
 
-@app.get(
-    "/api/v1/journeys/<name_or_id>",
-    operation_id="loadJourney",
-    summary="Load a journey, or one of its versions",
-    tags=["Journeys"],
+@journey_api.route(
+    "GET", "/api/v1/journeys/<name_or_id>", "loadJourney", "Load a journey, or one of its versions"
 )
 def load_journey(
     name_or_id: NameOrId,
@@ -107,31 +100,28 @@ def load_journey(
     return definitions.load_journey(caller.org, name_or_id, version)
 
 
-@app.get(
+@journey_api.route(
+    "GET",
     "/api/v1/journeys/<name_or_id>/versions",
-    operation_id="listJourneyVersions",
-    summary="List every version of a journey",
-    tags=["Journeys"],
+    "listJourneyVersions",
+    "List every version of a journey",
 )
 def list_journey_versions(name_or_id: NameOrId, caller: Reader) -> JourneyVersions:
     return JourneyVersions(items=definitions.list_journey_versions(caller.org, name_or_id))
 
 
-@app.patch(
-    "/api/v1/journeys/<name_or_id>",
-    operation_id="updateJourney",
-    summary="Update or retire a journey",
-    tags=["Journeys"],
+@journey_api.route(
+    "PATCH", "/api/v1/journeys/<name_or_id>", "updateJourney", "Update or retire a journey"
 )
 def update_journey(name_or_id: NameOrId, body: JourneyUpdate, caller: Admin) -> JourneyRecord:
     return definitions.update_journey(caller.org, name_or_id, body)
 
 
-@app.delete(
+@journey_api.route(
+    "DELETE",
     "/api/v1/journeys/<name_or_id>",
-    operation_id="deleteJourney",
-    summary="Delete a journey nobody was enrolled in",
-    tags=["Journeys"],
+    "deleteJourney",
+    "Delete a journey nobody was enrolled in",
     status_code=204,
 )
 def delete_journey(
@@ -143,11 +133,11 @@ def delete_journey(
     return Response(status_code=204)
 
 
-@app.post(
+@execution_api.route(
+    "POST",
     "/api/v1/journeys/<name_or_id>/executions",
-    operation_id="recordExecution",
-    summary="Record an execution of a journey",
-    tags=["Executions"],
+    "recordExecution",
+    "Record an execution of a journey",
     status_code=201,
 )
 def record_execution(name_or_id: NameOrId, body: ExecutionCreate, caller: Admin) -> ExecutionRecord:
@@ -156,11 +146,11 @@ def record_execution(name_or_id: NameOrId, body: ExecutionCreate, caller: Admin)
     return execution
 
 
-@app.get(
+@execution_api.route(
+    "GET",
     "/api/v1/journeys/<name_or_id>/executions",
-    operation_id="listJourneyExecutions",
-    summary="List a journey's executions, newest first",
-    tags=["Executions"],
+    "listJourneyExecutions",
+    "List a journey's executions, newest first",
 )
 def list_journey_executions(
     name_or_id: NameOrId, caller: Reader, limit: Limit = 20, cursor: Cursor = None
@@ -168,11 +158,11 @@ def list_journey_executions(
     return executions.list_journey_executions(caller.org, name_or_id, limit, cursor)
 
 
-@app.get(
+@execution_api.route(
+    "GET",
     "/api/v1/entities/<entity_id>/journeys",
-    operation_id="listEntityExecutions",
-    summary="List an entity's executions across journeys",
-    tags=["Executions"],
+    "listEntityExecutions",
+    "List an entity's executions across journeys",
 )
 def list_entity_journeys(
     entity_id: Annotated[str, Path(min_length=1, max_length=100)],
@@ -183,11 +173,11 @@ def list_entity_journeys(
     return executions.list_entity_executions(caller.org, entity_id, limit, cursor)
 
 
-@app.post(
+@execution_api.route(
+    "POST",
     "/api/v1/journeys/<name_or_id>/timeline",
-    operation_id="generateTimeline",
-    summary="Generate dated timelines for entities",
-    tags=["Executions"],
+    "generateTimeline",
+    "Generate dated timelines for entities",
 )
 def generate_timeline(
     name_or_id: NameOrId, body: TimelineRequest, caller: Reader
@@ -199,11 +189,11 @@ def generate_timeline(
     return result
 
 
-@app.post(
+@migration_api.route(
+    "POST",
     "/api/v1/journeys/<name_or_id>/migrations",
-    operation_id="startMigration",
-    summary="Migrate enrollments to another version (or preview it)",
-    tags=["Migrations"],
+    "startMigration",
+    "Migrate enrollments to another version (or preview it)",
     responses={
         200: {
             "description": "Dry run: who would move, per stage, nothing written",
@@ -226,11 +216,11 @@ def start_migration(
     return Response(status_code=202, content_type="application/json", body=status)
 
 
-@app.get(
+@migration_api.route(
+    "GET",
     "/api/v1/journeys/<name_or_id>/migrations/<migration_id>",
-    operation_id="getMigration",
-    summary="Follow a migration",
-    tags=["Migrations"],
+    "getMigration",
+    "Follow a migration",
 )
 def get_migration(
     name_or_id: NameOrId,
@@ -240,11 +230,11 @@ def get_migration(
     return migrations.get_migration(caller.org, name_or_id, migration_id)
 
 
-@app.post(
+@simulation_api.route(
+    "POST",
     "/api/v1/journeys/<name_or_id>/simulate",
-    operation_id="simulateJourney",
-    summary="Rehearse a journey on a synthetic cohort",
-    tags=["Simulation"],
+    "simulateJourney",
+    "Rehearse a journey on a synthetic cohort",
 )
 def simulate_journey(
     name_or_id: NameOrId, body: SimulationRequest, caller: Staff
@@ -259,11 +249,8 @@ def simulate_journey(
     return result
 
 
-@app.get(
-    "/api/v1/journey-templates",
-    operation_id="listJourneyTemplates",
-    summary="List the journeys that have stages",
-    tags=["Journeys"],
+@journey_api.route(
+    "GET", "/api/v1/journey-templates", "listJourneyTemplates", "List the journeys that have stages"
 )
 def list_journey_templates(caller: Reader) -> JourneyTemplateList:
     return definitions.list_journey_templates(caller.org)

@@ -11,7 +11,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from journeys_core.domain.patient_search import MAX_SEARCH_CHARS
 from journeys_core.errors import Forbidden, InvalidInput
-from journeys_core.http import Admin, Cursor, Limit, Staff, build_resolver, logger, metrics
+from journeys_core.http import (
+    Admin,
+    Cursor,
+    Limit,
+    Staff,
+    TaggedRoutes,
+    build_resolver,
+    logger,
+    metrics,
+)
 from journeys_core.models.journey import NAME_PATTERN, STAGE_PATTERN
 from journeys_core.models.patient import (
     PATIENT_ID_PATTERN,
@@ -29,16 +38,17 @@ from journeys_core.observability import traced
 from journeys_core.services import patients
 
 app = build_resolver()
+api = TaggedRoutes(app, "Patients")
 PatientId = Annotated[str, Path(pattern=PATIENT_ID_PATTERN)]
 JourneyKey = Annotated[str, Path(pattern=NAME_PATTERN)]
 JSON = content_types.APPLICATION_JSON
 
 
-@app.put(
+@api.route(
+    "PUT",
     "/api/v1/patients/<patient_id>",
-    operation_id="putPatient",
-    summary="Create or update a patient's profile",
-    tags=["Patients"],
+    "putPatient",
+    "Create or update a patient's profile",
     responses={
         200: {"description": "Profile updated", "content": {JSON: {"model": PatientView}}},
         201: {"description": "Profile created", "content": {JSON: {"model": PatientView}}},
@@ -51,21 +61,21 @@ def put_patient(
     return patient, 201 if created else 200
 
 
-@app.get(
+@api.route(
+    "GET",
     "/api/v1/patients/<patient_id>",
-    operation_id="getPatient",
-    summary="Get a patient, their stages and enrollments",
-    tags=["Patients"],
+    "getPatient",
+    "Get a patient, their stages and enrollments",
 )
 def get_patient(patient_id: PatientId, caller: Staff) -> PatientView:
     return patients.get_patient(caller.org, patient_id)
 
 
-@app.get(
+@api.route(
+    "GET",
     "/api/v1/patients",
-    operation_id="listPatientsInStage",
-    summary="List the patients standing in a stage now, or find patients by name or email",
-    tags=["Patients"],
+    "listPatientsInStage",
+    "List the patients standing in a stage now, or find patients by name or email",
     description=(
         "Either `search` (a name prefix, case and accents aside, or an exact email) or "
         "`journey_key` and `stage` (who stands in a stage now, longest first)."
@@ -86,11 +96,11 @@ def list_patients_in_stage(
     raise InvalidInput("give either search, or journey_key and stage")
 
 
-@app.patch(
+@api.route(
+    "PATCH",
     "/api/v1/patients/<patient_id>/journey",
-    operation_id="moveStage",
-    summary="Enroll a patient or move them to another stage",
-    tags=["Patients"],
+    "moveStage",
+    "Enroll a patient or move them to another stage",
 )
 def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: Staff) -> PatientView:
     if body.override_guard and "admin" not in caller.roles:
@@ -110,11 +120,11 @@ def move_patient_stage(patient_id: PatientId, body: StageMoveRequest, caller: St
     return patient
 
 
-@app.get(
+@api.route(
+    "GET",
     "/api/v1/patients/<patient_id>/journeys/<key>/history",
-    operation_id="getJourneyHistory",
-    summary="Read a patient's journey log, oldest first",
-    tags=["Patients"],
+    "getJourneyHistory",
+    "Read a patient's journey log, oldest first",
 )
 def journey_history(
     patient_id: PatientId,
@@ -127,11 +137,11 @@ def journey_history(
     return patients.journey_history(caller.org, patient_id, key, limit, cursor, episode)
 
 
-@app.get(
+@api.route(
+    "GET",
     "/api/v1/patients/<patient_id>/journeys/<key>/history/verify",
-    operation_id="verifyJourneyHistory",
-    summary="Check a patient's journey log hash by hash (admin)",
-    tags=["Patients"],
+    "verifyJourneyHistory",
+    "Check a patient's journey log hash by hash (admin)",
 )
 def verify_journey_history(
     patient_id: PatientId, key: JourneyKey, caller: Admin
@@ -139,11 +149,11 @@ def verify_journey_history(
     return patients.verify_journey_history(caller.org, patient_id, key)
 
 
-@app.get(
+@api.route(
+    "GET",
     "/api/v1/patients/<patient_id>/events",
-    operation_id="listPatientEvents",
-    summary="List what happened to a patient: events, timeouts, emails, rule results",
-    tags=["Patients"],
+    "listPatientEvents",
+    "List what happened to a patient: events, timeouts, emails, rule results",
 )
 def patient_events(
     patient_id: PatientId, caller: Staff, limit: Limit = 50, cursor: Cursor = None

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
@@ -322,6 +322,27 @@ def build_resolver() -> JourneysResolver:
         return answer(400, "the body could not be decoded", "bad_body")
 
     return app
+
+
+RouteT = TypeVar("RouteT", bound=Callable[..., Any])
+
+
+class TaggedRoutes:
+    """Declares the routes of one OpenAPI tag on a resolver: the tag is given once (a module's
+    ``api = TaggedRoutes(app, "Patients")``), each route its method, path, operation id and
+    summary (``@api.route("GET", "/api/v1/patients/<patient_id>", "getPatient", "Get a
+    patient")``); other keywords are Powertools' route options (status_code, responses…)."""
+
+    def __init__(self, app: APIGatewayHttpResolver, tag: str) -> None:
+        self._app = app
+        self.tag = tag
+
+    def route(
+        self, method: str, rule: str, operation_id: str, summary: str, **options: Any
+    ) -> Callable[[RouteT], RouteT]:
+        return self._app.route(
+            rule, method, summary=summary, tags=[self.tag], operation_id=operation_id, **options
+        )
 
 
 class ErrorBody(BaseModel):

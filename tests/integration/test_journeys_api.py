@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiResult, invoke
+from tests.conftest import ApiResult, all_pages, invoke
 from tests.support.events import api_event
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -415,18 +415,8 @@ def test_cursor_walks_every_journey_once_newest_first() -> None:
     for name in names:
         save(name)
 
-    seen: list[str] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        query = {"limit": "10", **({"cursor": cursor} if cursor else {})}
-        page = listing(**query).body
-        seen += [j["name"] for j in page["items"]]
-        pages += 1
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert seen == list(reversed(names))
+    journeys, pages = all_pages(listing, limit="10")
+    assert [j["name"] for j in journeys] == list(reversed(names))
     assert pages == 3
 
 

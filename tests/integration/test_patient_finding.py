@@ -14,6 +14,7 @@ from journeys_core.data import repositories
 from journeys_core.errors import LostRace
 from journeys_core.models.patient import StageMove
 from journeys_core.services.patients import move_patient_stage
+from tests.conftest import all_pages
 from tests.support.automation import (
     Pipeline,
     import_builtin_journeys,
@@ -44,20 +45,6 @@ def named(patient_id: str, name: str, email: str | None = None, org: str = "org-
     if email:
         body["email"] = email
     assert put_patient(patient_id, body, org=org).status in (200, 201)
-
-
-def all_pages(call: Any, *args: Any, **query: str) -> tuple[list[dict[str, Any]], int]:
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        page = call(*args, **query, **({"cursor": cursor} if cursor else {}))
-        assert page.status == 200, page.body
-        items += page.body["items"]
-        pages += 1
-        cursor = page.body["next_cursor"]
-        if not cursor:
-            return items, pages
 
 
 # -- names on the stage lists ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from journeys_core.data.aws import dynamodb
-from tests.conftest import invoke_sample
+from tests.conftest import all_pages, invoke_sample
 from tests.support.aws_faults import throttled
 from tests.support.patients import (
     KEY,
@@ -94,19 +94,9 @@ def test_patients_in_a_stage_longest_first_page_by_page() -> None:
     move("p-2", "SCREENING_COMPLETED")
     move("p-5", "CANCELLED")
 
-    seen: list[str] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        page = in_stage("SCREENING_PENDING", limit="2", **({"cursor": cursor} if cursor else {}))
-        assert page.status == 200
-        seen += [member["patient_id"] for member in page.body["items"]]
-        pages += 1
-        cursor = page.body["next_cursor"]
-        if not cursor:
-            break
+    members, pages = all_pages(in_stage, "SCREENING_PENDING", limit="2")
 
-    assert seen == ["p-0", "p-1", "p-3", "p-4", "p-6"]
+    assert [member["patient_id"] for member in members] == ["p-0", "p-1", "p-3", "p-4", "p-6"]
     assert pages == 3
     (member,) = in_stage("SCREENING_COMPLETED").body["items"]
     assert member["patient_id"] == "p-2"

@@ -19,7 +19,7 @@ from journeys_core.data.codec import decode_token, encode_token
 from journeys_core.data.stage_index import stage_partitions
 from journeys_core.services.stale_monitor import check_stale_journeys
 from journeys_core.settings import get_settings
-from tests.conftest import ApiResult, invoke
+from tests.conftest import ApiResult, all_pages, invoke
 from tests.integration.test_migrations import migrate, migration, work_off_queue
 from tests.support.bus import drain, queue_behind_rule
 from tests.support.events import api_event
@@ -43,17 +43,7 @@ def enroll(count: int, key: str = KEY, org: str = "org-a") -> list[str]:
 
 def list_stage(stage: str, key: str = KEY, limit: int = 3) -> tuple[list[dict[str, Any]], int]:
     """Every member of the stage, page by page; and how many pages that took."""
-    members: list[dict[str, Any]] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        page = in_stage(stage, key, limit=str(limit), **({"cursor": cursor} if cursor else {}))
-        assert page.status == 200, page.body
-        members += page.body["items"]
-        pages += 1
-        cursor = page.body["next_cursor"]
-        if not cursor:
-            return members, pages
+    return all_pages(in_stage, stage, key, limit=str(limit))
 
 
 def stored_enrollments(key: str = KEY) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from journeys_core.data.warm_cache import warm_cache
-from tests.conftest import ApiResult, invoke_sample
+from tests.conftest import ApiResult, all_pages, invoke_sample
 
 KEY = "retreat_ibiza_2025"
 # The stage machine of the built-in retreat_ibiza_2025 (copied: tests own their data), so the
@@ -103,15 +103,7 @@ def history(
 
 
 def full_history(patient_id: str, key: str = KEY, org: str = "org-a") -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = history(patient_id, key, org, limit="200", **({"cursor": cursor} if cursor else {}))
-        assert page.status == 200, page.body
-        entries += page.body["items"]
-        cursor = page.body["next_cursor"]
-        if not cursor:
-            return entries
+    return all_pages(history, patient_id, key, org, limit="200")[0]
 
 
 def in_stage(

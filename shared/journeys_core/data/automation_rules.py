@@ -11,7 +11,6 @@ numbers and empty strings would not keep as given.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from journeys_core.data.codec import dump_json, from_item, to_item
@@ -23,7 +22,7 @@ from journeys_core.models.automation import AutomationRule
 
 RULE_PREFIX = "RULE#"
 LIST_KEY_ATTRS = {"pk", "sk"}
-_STORED_ONLY = ("pk", "sk", "trigger_pk", "trigger_sk", "conditions_json", "actions_json")
+_STORED_ONLY = ("pk", "sk", "trigger_pk", "trigger_sk")
 
 
 def rule_sk(rule_id: str) -> str:
@@ -49,9 +48,7 @@ def _rule_item(rule: AutomationRule) -> dict[str, Any]:
 
 
 def rule_from_item(item: dict[str, Any]) -> AutomationRule:
-    values = from_item(item)
-    values["conditions"] = json.loads(values.get("conditions_json") or "[]")
-    values["actions"] = json.loads(values.get("actions_json") or "[]")
+    values = from_item(item, conditions=("conditions_json", "[]"), actions=("actions_json", "[]"))
     for name in _STORED_ONLY:
         values.pop(name, None)
     return AutomationRule.model_validate(values)

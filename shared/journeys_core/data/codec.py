@@ -100,8 +100,14 @@ def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
-def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: from_attr(v) for k, v in item.items()}
+def from_item(item: Mapping[str, Any], **stored_json: tuple[str, str]) -> dict[str, Any]:
+    """An item's plain values. Each ``field=(attribute, empty)`` given decodes the JSON text
+    stored under ``attribute`` (:func:`dump_json`) into ``field``; ``empty`` (JSON text) is
+    the value where the item has none."""
+    values = {k: from_attr(v) for k, v in item.items()}
+    for field, (attribute, empty) in stored_json.items():
+        values[field] = json.loads(values.pop(attribute, None) or empty)
+    return values
 
 
 def encode_token(values: Any) -> str:

@@ -132,15 +132,12 @@ def _version_item(org: str, record: JourneyRecord) -> dict[str, Any]:
 
 
 def record_from_item(item: Mapping[str, Any]) -> JourneyRecord:
-    values = from_item(item)
-    values["journey_spec"] = json.loads(values.pop("spec_json", "{}"))
-    values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    values = from_item(item, journey_spec=("spec_json", "{}"), metadata=("metadata_json", "{}"))
     return JourneyRecord.model_validate(values)
 
 
 def summary_from_item(item: Mapping[str, Any]) -> JourneySummary:
-    values = from_item(item)
-    values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    values = from_item(item, metadata=("metadata_json", "{}"))
     return JourneySummary.model_validate(values)
 
 

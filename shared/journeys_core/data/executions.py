@@ -15,7 +15,6 @@ the same transaction, so summaries never need counting.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -57,8 +56,7 @@ def _execution_item(org: str, execution: ExecutionRecord) -> dict[str, Any]:
 
 
 def _execution_from_item(item: Mapping[str, Any]) -> ExecutionRecord:
-    values = from_item(item)
-    values["metadata"] = json.loads(values.pop("metadata_json", "{}"))
+    values = from_item(item, metadata=("metadata_json", "{}"))
     if isinstance(values.get("id"), str):
         values["id"] = execution_id_from_text(values["id"])
     return ExecutionRecord.model_validate(values)

@@ -91,9 +91,7 @@ def _event_item(event: SystemEvent) -> dict[str, Any]:
 
 
 def event_from_item(item: dict[str, Any]) -> SystemEvent:
-    values = from_item(item)
-    values["payload"] = json.loads(values.pop("payload_json", "{}"))
-    values["results"] = json.loads(values.pop("results_json", "[]"))
+    values = from_item(item, payload=("payload_json", "{}"), results=("results_json", "[]"))
     return SystemEvent.model_validate(values)
 
 
