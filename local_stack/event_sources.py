@@ -50,6 +50,12 @@ class _Source:
     id: str  # Function.Event
     function: FunctionInfo
     kind: ClassVar[str]  # the SAM event type
+    arn_field: ClassVar[str] = ""  # the field holding the ARN of what invokes the function
+
+    @property
+    def source(self) -> str:
+        """The ARN of what invokes the function (as its invocations name it)."""
+        return str(getattr(self, self.arn_field))
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,7 @@ class StreamSource(_Source):
     report_batch_item_failures: bool = False
     on_failure: str | None = None
     kind: ClassVar[str] = "DynamoDB"
-
-    @property
-    def source(self) -> str:
-        return self.stream_arn
+    arn_field: ClassVar[str] = "stream_arn"
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,7 @@ class QueueSource(_Source):
     batch_size: int = DEFAULT_QUEUE_BATCH_SIZE
     report_batch_item_failures: bool = False
     kind: ClassVar[str] = "SQS"
-
-    @property
-    def source(self) -> str:
-        return self.queue_arn
+    arn_field: ClassVar[str] = "queue_arn"
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,7 @@ class ScheduleSource(_Source):
     arn: str
     input: str  # JSON, with Scheduler's context attributes (<aws.scheduler.scheduled-time>)
     kind: ClassVar[str] = "ScheduleV2"
-
-    @property
-    def source(self) -> str:
-        return self.arn
+    arn_field: ClassVar[str] = "arn"
 
 
 Source = StreamSource | QueueSource | RuleTarget | ScheduleSource

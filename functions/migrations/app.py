@@ -8,11 +8,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from journeys_core.observability import logger, metrics, record_failure, traced
-from journeys_core.queue_batches import sqs_batch_handler
+from journeys_core.observability import logger, metrics, record_failure
+from journeys_core.queue_batches import queue_function_handler
 from journeys_core.services import migrations
 
 
@@ -30,11 +29,4 @@ def process_message(record: SQSRecord, context: Any) -> None:
     metrics.add_metric(name="EnrollmentsMigrated", unit=MetricUnit.Count, value=status.moved)
 
 
-process_messages = sqs_batch_handler(process_message)
-
-
-@traced
-@logger.inject_lambda_context
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return process_messages(event, context)
+handler = queue_function_handler(process_message)

@@ -10,12 +10,11 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from journeys_core.domain.stale_monitor import UnitMessage
-from journeys_core.observability import logger, metrics, record_failure, traced
-from journeys_core.queue_batches import sqs_batch_handler
+from journeys_core.observability import logger, metrics, record_failure
+from journeys_core.queue_batches import queue_function_handler
 from journeys_core.services.stale_fanout import run_unit
 
 
@@ -35,11 +34,4 @@ def check_unit(record: SQSRecord, context: Any) -> None:
         metrics.add_metric(name="StaleUnitContinued", unit=MetricUnit.Count, value=1)
 
 
-check_units = sqs_batch_handler(check_unit)
-
-
-@traced
-@logger.inject_lambda_context
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    return check_units(event, context)
+handler = queue_function_handler(check_unit)

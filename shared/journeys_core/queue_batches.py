@@ -15,6 +15,8 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from journeys_core.observability import logger, metrics, traced
+
 RecordHandler = Callable[[SQSRecord, Any], None]
 QueueHandler = Callable[[dict[str, Any], Any], PartialItemFailureResponse]
 
@@ -35,3 +37,18 @@ def sqs_batch_handler(process_record: RecordHandler) -> QueueHandler:
         )
 
     return handle
+
+
+def queue_function_handler(process_record: RecordHandler) -> QueueHandler:
+    """The Lambda handler of a function a queue feeds: :func:`sqs_batch_handler` of
+    ``process_record``, with the service's log context, its metrics flushed at the end and
+    the invocation traced when tracing is on."""
+    handle = sqs_batch_handler(process_record)
+
+    @traced
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+        return handle(event, context)
+
+    return handler

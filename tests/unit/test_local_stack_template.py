@@ -245,20 +245,28 @@ def test_real_function_environment_merges_globals() -> None:
     assert all(isinstance(value, str) for value in environment.values())
 
 
-def test_function_variables_override_globals() -> None:
-    template = parse_template(
-        """
+def _one_function(globals_: str, properties: str) -> dict[str, Any]:
+    """A template of one function, ``Fn`` (functions/fn/app.handler), with these Globals
+    and these further properties (YAML lines, indented as they stand)."""
+    return parse_template(
+        f"""
 Globals:
-  Function:
-    Environment: {Variables: {LEVEL: INFO, KEEP: kept}}
+{globals_}
 Resources:
   Fn:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: functions/fn/
       Handler: app.handler
-      Environment: {Variables: {LEVEL: DEBUG, FLAG: true, COUNT: 3}}
+{properties}
 """
+    )
+
+
+def test_function_variables_override_globals() -> None:
+    template = _one_function(
+        globals_="  Function:\n    Environment: {Variables: {LEVEL: INFO, KEEP: kept}}",
+        properties="      Environment: {Variables: {LEVEL: DEBUG, FLAG: true, COUNT: 3}}",
     )
 
     assert function_environment(template, "Fn", {}) == {
@@ -338,21 +346,12 @@ def test_http_routes_match_the_templates_events() -> None:
 
 
 def test_authorizer_none_makes_a_public_route() -> None:
-    template = parse_template(
-        """
-Globals:
-  HttpApi:
-    Auth: {DefaultAuthorizer: Jwt}
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: functions/fn/
-      Handler: app.handler
+    template = _one_function(
+        globals_="  HttpApi:\n    Auth: {DefaultAuthorizer: Jwt}",
+        properties="""\
       Events:
         Open: {Type: HttpApi, Properties: {Path: /open, Method: get, Auth: {Authorizer: NONE}}}
-        Closed: {Type: HttpApi, Properties: {Path: /closed, Method: GET}}
-"""
+        Closed: {Type: HttpApi, Properties: {Path: /closed, Method: GET}}""",
     )
 
     auth_by_key = {route.route_key: route.auth for route in http_routes(template)}
