@@ -23,10 +23,13 @@ BATCH = 25  # BatchWriteItem takes at most 25 items
 @contextlib.contextmanager
 def moto_account() -> Iterator[Counter[str]]:
     """Fake credentials, moto with template.yaml's resources, every function's environment,
-    and a counter of the service client's DynamoDB calls."""
+    and a counter of the service client's DynamoDB calls. The environment, the cached
+    settings and clients are put back after: a later benchmark in the same run (the local
+    stack's tables have other names) must not inherit this account's table names."""
     from aws_sim import moto_patches
     from local_stack.embedded_aws import FAKE_AWS_ENVIRONMENT
 
+    saved = dict(os.environ)
     os.environ.update(
         FAKE_AWS_ENVIRONMENT,
         POWERTOOLS_LOG_LEVEL="ERROR",
@@ -37,6 +40,7 @@ def moto_account() -> Iterator[Counter[str]]:
     from moto import mock_aws
 
     from journeys_core.data.aws import dynamodb, reset_clients
+    from journeys_core.settings import get_settings
     from local_stack.template import (
         create_resources,
         function_environment,
@@ -46,17 +50,23 @@ def moto_account() -> Iterator[Counter[str]]:
 
     moto_patches.apply()  # the moto the tests and the local stack run
     template = load_template()
-    with mock_aws():
-        resources = create_resources(boto3.session.Session(), PREFIX, template)
-        for logical_id in functions(template):
-            os.environ.update(function_environment(template, logical_id, resources))
+    try:
+        with mock_aws():
+            resources = create_resources(boto3.session.Session(), PREFIX, template)
+            for logical_id in functions(template):
+                os.environ.update(function_environment(template, logical_id, resources))
+            reset_clients()
+            get_settings.cache_clear()
+            counts: Counter[str] = Counter()
+            dynamodb().meta.events.register(
+                "before-call.dynamodb", lambda model, **_: counts.update([model.name])
+            )
+            yield counts
+    finally:
         reset_clients()
-        counts: Counter[str] = Counter()
-        dynamodb().meta.events.register(
-            "before-call.dynamodb", lambda model, **_: counts.update([model.name])
-        )
-        yield counts
-        reset_clients()
+        get_settings.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @dataclass
