@@ -23,10 +23,13 @@ BATCH = 25  # BatchWriteItem takes at most 25 items
 @contextlib.contextmanager
 def moto_account() -> Iterator[Counter[str]]:
     """Fake credentials, moto with template.yaml's resources, every function's environment,
-    and a counter of the service client's DynamoDB calls."""
+    and a counter of the service client's DynamoDB calls. The environment is put back and
+    the warm container forgotten after: a later benchmark in the same run (the local
+    stack's tables have other names) must not inherit this account's tables or items."""
     from aws_sim import moto_patches
     from local_stack.embedded_aws import FAKE_AWS_ENVIRONMENT
 
+    saved = dict(os.environ)
     os.environ.update(
         FAKE_AWS_ENVIRONMENT,
         POWERTOOLS_LOG_LEVEL="ERROR",
@@ -36,7 +39,7 @@ def moto_account() -> Iterator[Counter[str]]:
     import boto3
     from moto import mock_aws
 
-    from journeys_core.data.aws import dynamodb, reset_clients
+    from journeys_core.data.aws import dynamodb
     from local_stack.template import (
         create_resources,
         function_environment,
@@ -46,17 +49,37 @@ def moto_account() -> Iterator[Counter[str]]:
 
     moto_patches.apply()  # the moto the tests and the local stack run
     template = load_template()
-    with mock_aws():
-        resources = create_resources(boto3.session.Session(), PREFIX, template)
-        for logical_id in functions(template):
-            os.environ.update(function_environment(template, logical_id, resources))
-        reset_clients()
-        counts: Counter[str] = Counter()
-        dynamodb().meta.events.register(
-            "before-call.dynamodb", lambda model, **_: counts.update([model.name])
-        )
-        yield counts
-        reset_clients()
+    try:
+        with mock_aws():
+            resources = create_resources(boto3.session.Session(), PREFIX, template)
+            for logical_id in functions(template):
+                os.environ.update(function_environment(template, logical_id, resources))
+            forget_warm_container()
+            counts: Counter[str] = Counter()
+            dynamodb().meta.events.register(
+                "before-call.dynamodb", lambda model, **_: counts.update([model.name])
+            )
+            yield counts
+    finally:
+        forget_warm_container()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def forget_warm_container() -> None:
+    """What a warm container keeps (clients, settings, repositories and their table names,
+    cached definitions) dropped, as a fresh container starts."""
+    from journeys_core.data import repositories
+    from journeys_core.data.aws import reset_clients
+    from journeys_core.data.warm_cache import warm_cache
+    from journeys_core.settings import get_settings
+
+    reset_clients()
+    get_settings.cache_clear()
+    warm_cache.clear()
+    for factory in vars(repositories).values():
+        if callable(getattr(factory, "cache_clear", None)):
+            factory.cache_clear()
 
 
 @dataclass

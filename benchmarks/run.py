@@ -6,6 +6,7 @@ import importlib
 import os
 import platform
 import sys
+import time
 from datetime import UTC, datetime
 
 from benchmarks.rows import Row
@@ -62,7 +63,10 @@ def main(selected: list[str]) -> None:
         except ModuleNotFoundError as error:
             print(f"skipped {name}: {error}", file=sys.stderr)
             continue
+        started = time.perf_counter()
         rows += module.run()
+        # Which row is slow, without burying the table (stderr).
+        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     print(
         f"Measured {stamp} on {platform.machine()}, {platform.python_implementation()} "

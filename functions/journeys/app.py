@@ -41,8 +41,11 @@ from journeys_core.models.journey import (
 from journeys_core.models.migration import MigrationPreview, MigrationRequest, MigrationStatus
 from journeys_core.models.simulation import SimulationRequest, SimulationResult
 from journeys_core.observability import traced
-from journeys_core.services import definitions, executions, migrations
+from journeys_core.services import definitions
 
+# The executions, migrations and simulation services are imported by their routes when first
+# called: a cold start for the definitions' routes does not load the timeline generator, the
+# stage machine or the patients' data access.
 app = build_resolver()
 journey_api = TaggedRoutes(app, "Journeys")
 execution_api = TaggedRoutes(app, "Executions")
@@ -141,6 +144,8 @@ def delete_journey(
     status_code=201,
 )
 def record_execution(name_or_id: NameOrId, body: ExecutionCreate, caller: Admin) -> ExecutionRecord:
+    from journeys_core.services import executions
+
     execution = executions.record_execution(caller.org, name_or_id, body)
     metrics.add_metric(name="ExecutionRecorded", unit=MetricUnit.Count, value=1)
     return execution
@@ -155,6 +160,8 @@ def record_execution(name_or_id: NameOrId, body: ExecutionCreate, caller: Admin)
 def list_journey_executions(
     name_or_id: NameOrId, caller: Reader, limit: Limit = 20, cursor: Cursor = None
 ) -> ExecutionPage:
+    from journeys_core.services import executions
+
     return executions.list_journey_executions(caller.org, name_or_id, limit, cursor)
 
 
@@ -170,6 +177,8 @@ def list_entity_journeys(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> ExecutionPage:
+    from journeys_core.services import executions
+
     return executions.list_entity_executions(caller.org, entity_id, limit, cursor)
 
 
@@ -182,6 +191,8 @@ def list_entity_journeys(
 def generate_timeline(
     name_or_id: NameOrId, body: TimelineRequest, caller: Reader
 ) -> TimelineResponse:
+    from journeys_core.services import executions
+
     if body.record_execution:
         require_admin(caller)  # recording executions is a write: admins only
     result = executions.generate_timelines(caller.org, name_or_id, body)
@@ -208,6 +219,8 @@ def generate_timeline(
 def start_migration(
     name_or_id: NameOrId, body: MigrationRequest, caller: Admin
 ) -> Response[MigrationPreview | MigrationStatus]:
+    from journeys_core.services import migrations
+
     if body.dry_run:
         preview = migrations.preview_migration(caller.org, name_or_id, body)
         return Response(status_code=200, content_type="application/json", body=preview)
@@ -227,6 +240,8 @@ def get_migration(
     migration_id: Annotated[str, Path(pattern=r"^mig-[0-9a-f]{16}$")],
     caller: Admin,
 ) -> MigrationStatus:
+    from journeys_core.services import migrations
+
     return migrations.get_migration(caller.org, name_or_id, migration_id)
 
 
