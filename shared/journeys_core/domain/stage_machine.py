@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from journeys_core.domain.log_chain import chain_entry
 from journeys_core.errors import Conflict, InvalidInput
@@ -295,10 +295,10 @@ def check_reentry(machine: StageMachine, ended: CurrentStage, now: datetime) -> 
         )
 
 
-@dataclass(frozen=True)
-class EpisodeMove:
+class EpisodeMove(NamedTuple):
     """A move decided with its episode: ``reenters`` when it starts ``episode`` after one
-    that ended, ``ends`` when it reaches a final stage (which ends ``episode``)."""
+    that ended, ``ends`` when it reaches a final stage (which ends ``episode``). A tuple:
+    the simulator decides hundreds of thousands of moves."""
 
     change: StageChange
     episode: int
