@@ -101,10 +101,10 @@ class StageMachine:
         return self.transitions.get(stage, ())
 
 
-@dataclass(frozen=True)
-class CurrentStage:
+class CurrentStage(NamedTuple):
     """Where the patient stands in the journey now (read just before the move), in which
-    episode, and when that episode ended (a final stage), if it did."""
+    episode, and when that episode ended (a final stage), if it did. A tuple, as cheap to
+    build as one: the simulator builds one for each move it rehearses."""
 
     stage: str
     version: int
