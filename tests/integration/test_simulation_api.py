@@ -217,3 +217,54 @@ def test_a_saved_version_is_simulated_and_compared_with_an_older_one() -> None:
     confirmed = old["diff"]["CONFIRMED"]["entries"]
     assert confirmed["change"] > 0
     assert new["diff"]["CONFIRMED"]["entries"]["change"] == -confirmed["change"]
+
+
+def retreat_booked_again(reentry: dict[str, Any]) -> dict[str, Any]:
+    """The saved retreat's spec with ``reentry``, where staff book every patient who
+    completed the retreat onto the next one 20 days later."""
+    path = {"name_or_id": KEY}
+    live = invoke_sample("journeys/load-journey", path_params=path, org="org-a")
+    spec: dict[str, Any] = copy.deepcopy(live.body["journey_spec"])
+    spec["reentry"] = reentry
+    spec["events"].append(
+        {
+            "event_id": "booked-again",
+            "name": "Booked onto the next retreat",
+            "event_type": "staff_action",
+            "product": "kura",
+            "delay": {"min_days": 20, "max_days": 20},
+            "depends_on": "retreat-completed",
+            "move_to": "SCREENING_PENDING",
+        }
+    )
+    return spec
+
+
+@pytest.mark.usefixtures("org_a")
+def test_a_patient_who_completed_comes_back_as_reentry_allows() -> None:
+    # Given drafts of the retreat that book those who completed it again 20 days later, one
+    # letting them back after 14 days, one only after 60
+    welcome = retreat_booked_again({"allowed": True, "min_days_between": 14})
+    too_soon = retreat_booked_again({"allowed": True, "min_days_between": 60})
+    # When both are simulated, the first compared with the current version
+    body = simulate({"draft_spec": welcome, "cohort_size": 300, "compare_with": "current"}).body
+    refused = simulate({"draft_spec": too_soon, "cohort_size": 300}).body
+    # Then in the first, each patient who completed starts a second episode: one more entry
+    # of the initial stage each, and nothing refused
+    completed = by_stage(body)["COMPLETED"]["entries"]
+    assert completed > 0
+    assert body["refused"] == []
+    assert by_stage(body)["SCREENING_PENDING"]["entries"] == 300 + completed
+    assert body["diff"]["SCREENING_PENDING"]["entries"]["change"] == completed
+    assert body["final"]["SCREENING_PENDING"] == completed
+    # and in the second, each of those bookings is refused as a re-entry
+    assert by_stage(refused)["COMPLETED"]["entries"] == completed
+    assert refused["refused"] == [
+        {
+            "from_stage": "COMPLETED",
+            "to_stage": "SCREENING_PENDING",
+            "why": "reentry",
+            "count": completed,
+        }
+    ]
+    assert refused["final"]["COMPLETED"] == completed

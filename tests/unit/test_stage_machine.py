@@ -9,10 +9,12 @@ import pytest
 
 from journeys_core.domain.stage_machine import (
     CurrentStage,
+    MoveRefused,
     MoveRequest,
     StageChange,
     StageMachine,
     change_time,
+    decide_episode_move,
     decide_stage_move,
     is_person_actor,
 )
@@ -342,3 +344,35 @@ def test_a_request_comes_from_a_person_unless_it_says_otherwise() -> None:
     assert change == StageChange("BLOCKED", "SCREENING", expected_version=3)
     assert is_person_actor("6f1c2d3e-nurse")
     assert not is_person_actor("automation")
+
+
+# -- episodes --------------------------------------------------------------------------------
+
+
+def test_a_final_stage_ends_the_episode_and_a_later_move_starts_the_next() -> None:
+    # Given a journey that lets a patient back a week after an episode ends
+    machine = machine_of({**SPEC, "reentry": {"allowed": True, "min_days_between": 7}})
+    # When a patient is confirmed (a stage without transitions: final)
+    confirmed = decide_episode_move(
+        machine, at("AWAITING_PAYMENT"), MoveRequest("CONFIRMED", override_guard=True), T0
+    )
+    # Then the move ends episode 1
+    assert confirmed is not None and (confirmed.episode, confirmed.ends) == (1, True)
+    ended = CurrentStage("CONFIRMED", 4, T0, episode=1, ended_at=T0)
+    # and a move 8 days later enrolls the patient afresh, in episode 2
+    back = decide_episode_move(machine, ended, MoveRequest("SCREENING"), T0 + timedelta(days=8))
+    assert back is not None
+    assert (back.change.from_stage, back.episode, back.reenters, back.ends) == (
+        None,
+        2,
+        True,
+        False,
+    )
+    # but 6 days later is too soon: refused as a re-entry
+    with pytest.raises(MoveRefused) as refused:
+        decide_episode_move(machine, ended, MoveRequest("SCREENING"), T0 + timedelta(days=6))
+    assert refused.value.why == "reentry"
+    # and without reentry rules a final stage has nowhere to go
+    with pytest.raises(MoveRefused) as stuck:
+        decide_episode_move(machine_of(SPEC), ended, MoveRequest("SCREENING"), T0)
+    assert stuck.value.why == "transition"

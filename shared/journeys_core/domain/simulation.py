@@ -11,13 +11,14 @@ real rules, on a virtual clock in minutes from the start date's midnight (UTC):
   patient_id, event_id, payload}``) and goes through :func:`matching_rules` and each
   matching rule's actions in order; an event with ``move_to`` is a person's move (staff
   offering a place). Events of one day happen a minute apart, in timeline order;
-* moves go through :func:`decide_stage_move` (transitions, guards, locked stages; automation
-  is never a person); a refused move is counted by its kind;
+* moves go through :func:`decide_episode_move` (transitions, guards, locked stages;
+  automation is never a person; a final stage ends the episode, and a move after that starts
+  the next one as ``reentry`` allows); a refused move is counted by its kind;
 * the stale rules time out as the hourly monitor does: at the first whole hour strictly
   after ``entered_at + max_hours``, then after each wait of the rule's back-off (24, 72,
   168 hours by default: the gate's own schedule, :func:`refire_gap`) while the stay lasts,
-  then no more; a longer rule passed starts its own series; each timeout is a
-  ``JOURNEY_STAGE_TIMEOUT`` for the rules;
+  then no more; a longer rule passed starts its own series; an ended episode has none; each
+  timeout is a ``JOURNEY_STAGE_TIMEOUT`` for the rules;
 * emails: one per ``send_email`` action, but at most one per timeout (the notifier and the
   rules claim a timeout's email once), and one per timeout whose action sends mail;
 * ``emit_event`` puts an event for the same patient right after, as the bus would; past
@@ -45,7 +46,7 @@ from journeys_core.domain.stage_machine import (
     MoveRefused,
     MoveRequest,
     StageMachine,
-    decide_stage_move,
+    decide_episode_move,
 )
 from journeys_core.domain.stale_monitor import (
     TIMEOUT_EVENT_TYPE,
@@ -93,6 +94,7 @@ STAFF_REASON = "simulated staff move"
 # the monitor's alone.
 TIMELINE_TRIGGERS = frozenset(TRIGGER_EVENTS) - {TIMEOUT_EVENT_TYPE}
 _TIME_OF_DAY_PERSON = b"journeys.sim.tod"
+_MINUTE = timedelta(minutes=1)  # the virtual clock's tick (multiplying one is the quick way)
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,9 @@ def concerns_journey(rule: AutomationRule, journey_key: str) -> bool:
 
 class _Patient:
     __slots__ = (
+        "ended",
         "entered",
+        "episode",
         "fired_rule",
         "fires",
         "id",
@@ -189,13 +193,15 @@ class _Patient:
         self.stage: str | None = None
         self.entered = 0
         self.version = 0
+        self.episode = 1
+        self.ended: int | None = None  # when the episode ended (a final stage), if it did
         self.seen: set[str] = set()
         self.next_timeout: int | None = None
         # The stale rule (its index) the stay last timed out under, and how many times.
         self.fired_rule = -1
         self.fires = 0
         self.sequence = 0
-        self.stays: list[tuple[str | None, str, int]] = []
+        self.stays: list[tuple[str | None, str, int, int]] = []
 
 
 class _RuleTally:
@@ -316,8 +322,15 @@ class CohortRun:
     ) -> str:
         """Move as a person (``by`` None) or as automation (``by`` = (rule, trigger)):
         ``moved``, ``unchanged`` or ``refused``."""
+        ended = patient.ended
         current = (
-            CurrentStage(patient.stage, patient.version, self.origin)
+            CurrentStage(
+                patient.stage,
+                patient.version,
+                self.origin,
+                patient.episode,
+                None if ended is None else self._moment(ended),
+            )
             if patient.stage is not None
             else None
         )
@@ -329,22 +342,24 @@ class CohortRun:
             events_seen=frozenset(patient.seen | {trigger} if trigger else patient.seen),
         )
         try:
-            change = decide_stage_move(self.machine, current, request)
+            decided = decide_episode_move(self.machine, current, request, self._moment(at))
         except MoveRefused as refusal:
             self.refusals[(patient.stage, to_stage, refusal.why)] += 1
             return "refused"
         except InvalidInput:  # a draft rule naming a stage the (draft) journey lacks
             self.refusals[(patient.stage, to_stage, "unknown_stage")] += 1
             return "refused"
-        if change is None:
+        if decided is None:
             return "unchanged"
         if trigger:
             patient.seen.add(trigger)
-        patient.stays.append((patient.stage, to_stage, at))
+        patient.stays.append((decided.change.from_stage, to_stage, at, decided.episode))
         patient.stage, patient.entered = to_stage, at
         patient.version += 1
+        patient.episode, patient.ended = decided.episode, at if decided.ends else None
         patient.fired_rule, patient.fires = -1, 0  # a new stay: the gate starts again
-        watch = self.watches.get(to_stage)
+        # The monitor leaves an ended episode alone (stage_timeout): it waits on nothing.
+        watch = None if decided.ends else self.watches.get(to_stage)
         shortest = watch.rules[SIMULATED_VERSION][0] if watch else None
         patient.next_timeout = first_timeout(at, shortest.max_hours) if shortest else None
         return "moved"
@@ -538,14 +553,15 @@ class CohortRun:
     # -- the outcome -------------------------------------------------------------------------
 
     def _moment(self, minute: int) -> datetime:
-        return self.origin + timedelta(minutes=minute)
+        return self.origin + minute * _MINUTE
 
     def _finish(self, patient: _Patient) -> None:
-        origin, minutes = self.origin, timedelta(minutes=1)
-        for from_stage, to_stage, at in patient.stays:
-            self.points.append(LogPoint(patient.id, from_stage, to_stage, origin + at * minutes))
+        for from_stage, to_stage, at, episode in patient.stays:
+            self.points.append(
+                LogPoint(patient.id, from_stage, to_stage, self._moment(at), episode)
+            )
         if patient.stage is not None:
-            self.standing[patient.stage].append(origin + patient.entered * minutes)
+            self.standing[patient.stage].append(self._moment(patient.entered))
 
     def _outcome(self) -> CohortOutcome:
         shape = JourneyShape.from_spec(self.cohort.spec)

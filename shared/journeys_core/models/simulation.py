@@ -17,7 +17,7 @@ MAX_COHORT = 10_000
 MAX_DAYS = 730
 DEFAULT_DAYS = 365  # for a journey without duration_days
 
-RefusalWhy = Literal["transition", "guard", "locked", "initial", "unknown_stage"]
+RefusalWhy = Literal["transition", "guard", "locked", "initial", "reentry", "unknown_stage"]
 
 
 class SimulationRequest(Strict):
