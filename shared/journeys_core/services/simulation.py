@@ -9,6 +9,7 @@ is written, sent or published.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from journeys_core.clock import utc_now
 from journeys_core.data import repositories
@@ -77,24 +78,20 @@ def simulate_journey(org: str, name_or_id: str, request: SimulationRequest) -> S
     else:
         rules = _draft_rules(org, request)  # reported by index, each one
     days = request.days or min(spec.get("duration_days") or DEFAULT_DAYS, MAX_DAYS)
-    start = request.start_date or utc_now().date()
+    # The cohort every run simulates, echoed in the answer as it was run.
+    cohort: dict[str, Any] = {
+        "cohort_size": request.cohort_size,
+        "seed": request.seed,
+        "start_date": request.start_date or utc_now().date(),
+        "days": days,
+        "arrivals_per_day": request.arrivals_per_day,
+    }
 
     def run(
         spec: dict[str, object], rules: Sequence[AutomationRule], drafts: bool
     ) -> CohortOutcome:
         return simulate_cohort(
-            Cohort(
-                journey_key=key,
-                org=org,
-                spec=spec,
-                rules=rules,
-                cohort_size=request.cohort_size,
-                seed=request.seed,
-                start_date=start,
-                days=days,
-                arrivals_per_day=request.arrivals_per_day,
-                draft_rules=drafts,
-            )
+            Cohort(journey_key=key, org=org, spec=spec, rules=rules, draft_rules=drafts, **cohort)
         )
 
     outcome = run(spec, rules, isinstance(request.rules, list))
@@ -112,11 +109,7 @@ def simulate_journey(org: str, name_or_id: str, request: SimulationRequest) -> S
         journey_key=key,
         version=version,
         rules_source="draft" if isinstance(request.rules, list) else request.rules,
-        cohort_size=request.cohort_size,
-        seed=request.seed,
-        start_date=start,
-        days=days,
-        arrivals_per_day=request.arrivals_per_day,
+        **cohort,
         compared_version=compared_version,
         diff=diff,
     )
