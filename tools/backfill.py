@@ -22,7 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,24 +72,39 @@ def _items(
     yield from query_all(params)
 
 
-def _update(counts: Counter[str], what: str, dry_run: bool, **request: Any) -> None:
-    """One conditional write: counted as done, or as lost when the item changed meanwhile
+def _write(counts: Counter[str], what: str, dry_run: bool, write: Callable[[], Any]) -> None:
+    """One conditional write: counted as done, or as left when the item changed meanwhile
     (a save of this release wrote the new shape itself)."""
     if dry_run:
         counts[f"{what} (dry run: would write)"] += 1
         return
-    db = aws.dynamodb()
     try:
-        if "TransactItems" in request:
-            db.transact_write_items(**request)
-        else:
-            db.update_item(**request)
+        write()
     except Exception as error:
         if error_code(error) not in LOST:
             raise
         counts[f"{what}: changed meanwhile, left"] += 1
         return
     counts[what] += 1
+
+
+def _update(
+    counts: Counter[str],
+    what: str,
+    dry_run: bool,
+    table: str,
+    item: dict[str, Any],
+    update: UpdateExpression,
+    condition: str,
+) -> None:
+    """``_write`` of one UpdateItem of ``item`` (as read)."""
+    params = {
+        "TableName": table,
+        "Key": {"pk": item["pk"], "sk": item["sk"]},
+        "ConditionExpression": condition,
+        **update.params(),
+    }
+    _write(counts, what, dry_run, partial(aws.dynamodb().update_item, **params))
 
 
 def backfill_search(org: str | None, dry_run: bool) -> Counter[str]:
@@ -108,11 +124,11 @@ def backfill_search(org: str | None, dry_run: bool) -> Counter[str]:
         condition = f"begins_with(pk, :org) AND ({condition})"
         values[":org"] = {"S": patient_pk(org, "")}
     for item in _items(patients.table, condition, values, None):
-        values_ = from_item(item)
-        item_org, patient_id = values_["organization_id"], values_["patient_id"]
-        if values_["sk"] == PROFILE_SK:
+        stored = from_item(item)
+        item_org, patient_id = stored["organization_id"], stored["patient_id"]
+        if stored["sk"] == PROFILE_SK:
             counts["profiles in the old shape"] += 1
-            _index_profile(counts, patients.table, values_, dry_run)
+            _index_profile(counts, patients.table, item, dry_run)
             continue
         counts["enrollments without a name"] += 1
         name = (patients.read(item_org, patient_id).profile or {}).get("display_name")
@@ -129,45 +145,38 @@ def backfill_search(org: str | None, dry_run: bool) -> Counter[str]:
                 "ExpressionAttributeValues": {":name": {"S": name}},
             }
         }
-        profile_check = patients._name_check(item_org, patient_id, name)
-        _update(
+        actions = [enrollment, patients._name_check(item_org, patient_id, name)]
+        _write(
             counts,
             "enrollments named",
             dry_run,
-            TransactItems=[enrollment, profile_check],
+            partial(aws.dynamodb().transact_write_items, TransactItems=actions),
         )
     return counts
 
 
-def _index_profile(
-    counts: Counter[str], table: str, profile: dict[str, Any], dry_run: bool
-) -> None:
+def _index_profile(counts: Counter[str], table: str, item: dict[str, Any], dry_run: bool) -> None:
     """The profile's search keys, written only while it still has the name and email read."""
+    profile = from_item(item)
     given = {field: profile.get(field) for field in ("display_name", "email")}
-    update = UpdateExpression().set(
-        {
-            k: v
-            for k, v in search_keys(
-                profile["organization_id"], profile["patient_id"], given
-            ).items()
-            if v
-        }
-    )
+    keys = search_keys(profile["organization_id"], profile["patient_id"], given)
+    update = UpdateExpression().set({name: key for name, key in keys.items() if key})
     unchanged = " AND ".join(
         f"{update.name(field)} = {update.value(value)}"
         if value
         else f"attribute_not_exists({update.name(field)})"
         for field, value in given.items()
     )
-    _update(
-        counts,
-        "profiles indexed",
-        dry_run,
-        TableName=table,
-        Key={"pk": {"S": profile["pk"]}, "sk": {"S": profile["sk"]}},
-        ConditionExpression=unchanged,
-        **update.params(),
-    )
+    _update(counts, "profiles indexed", dry_run, table, item, update, unchanged)
+
+
+def _definitions(
+    table: str, prefix: str, *, indexed: bool, pk: str | None
+) -> Iterator[dict[str, Any]]:
+    """Definition items of one kind (``sk`` prefix), in ByStaleRules or not."""
+    test = "attribute_exists" if indexed else "attribute_not_exists"
+    condition = f"begins_with(sk, :prefix) AND {test}(stale_pk)"
+    return _items(table, condition, {":prefix": {"S": prefix}}, pk)
 
 
 def backfill_stale_index(org: str | None, dry_run: bool) -> Counter[str]:
@@ -175,13 +184,7 @@ def backfill_stale_index(org: str | None, dry_run: bool) -> Counter[str]:
     table = repositories.definitions().table
     counts: Counter[str] = Counter()
     pk = org_pk(org) if org is not None else None
-    versions = _items(
-        table,
-        "begins_with(sk, :version) AND attribute_not_exists(stale_pk)",
-        {":version": {"S": VERSION_PREFIX}},
-        pk,
-    )
-    for item in versions:
+    for item in _definitions(table, VERSION_PREFIX, indexed=False, pk=pk):
         record = record_from_item(item)
         if not record.journey_spec.get("stale_rules"):
             continue  # the index is sparse: a version without rules stays out
@@ -193,35 +196,16 @@ def backfill_stale_index(org: str | None, dry_run: bool) -> Counter[str]:
                 "stale_sk": stale_rules_sk(item_org, record.name, record.version),
             }
         )
-        _update(
-            counts,
-            "versions indexed",
-            dry_run,
-            TableName=table,
-            Key={"pk": item["pk"], "sk": item["sk"]},
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(stale_pk)",
-            **update.params(),
-        )
+        unindexed = "attribute_exists(pk) AND attribute_not_exists(stale_pk)"
+        _update(counts, "versions indexed", dry_run, table, item, update, unindexed)
     # Only now: until its version is indexed, the old current item is what watches it.
-    currents = _items(
-        table,
-        "begins_with(sk, :current) AND attribute_exists(stale_pk)",
-        {":current": {"S": CURRENT_PREFIX}},
-        pk,
-    )
-    for item in currents:
+    for item in _definitions(table, CURRENT_PREFIX, indexed=True, pk=pk):
         counts["current items indexed by the earlier release"] += 1
         update = UpdateExpression().remove(["stale_pk", "stale_sk"])
         version = int(item["version"]["N"])  # a save meanwhile takes it out itself
-        _update(
-            counts,
-            "current items taken out of the index",
-            dry_run,
-            TableName=table,
-            Key={"pk": item["pk"], "sk": item["sk"]},
-            ConditionExpression=f"{update.name('version')} = {update.value(version)}",
-            **update.params(),
-        )
+        unsaved = f"{update.name('version')} = {update.value(version)}"
+        what = "current items taken out of the index"
+        _update(counts, what, dry_run, table, item, update, unsaved)
     return counts
 
 
