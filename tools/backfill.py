@@ -48,6 +48,7 @@ from journeys_core.data.patients import (
     patient_pk,
     search_keys,
 )
+from journeys_core.settings import MissingSetting
 
 VERSION_PREFIX = version_sk("", 0).split("#")[0] + "#"
 CURRENT_PREFIX = current_sk("")
@@ -160,7 +161,11 @@ def _index_profile(counts: Counter[str], table: str, item: dict[str, Any], dry_r
     profile = from_item(item)
     given = {field: profile.get(field) for field in ("display_name", "email")}
     keys = search_keys(profile["organization_id"], profile["patient_id"], given)
-    update = UpdateExpression().set({name: key for name, key in keys.items() if key})
+    to_set = {name: key for name, key in keys.items() if key}
+    if not to_set:  # an empty name and no email: nothing to find it by
+        counts["profiles with nothing to index"] += 1
+        return
+    update = UpdateExpression().set(to_set)
     unchanged = " AND ".join(
         f"{update.name(field)} = {update.value(value)}"
         if value
@@ -220,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name, step in STEPS.items():
         if args.step in (name, "all"):
-            counts = step(args.org, args.dry_run)
+            try:
+                counts = step(args.org, args.dry_run)
+            except MissingSetting as error:
+                parser.exit(2, f"{error} (export the stack's table names: README, Upgrading)\n")
             print(f"{name}:")
             for what, count in sorted(counts.items()):
                 print(f"  {what}: {count}")
