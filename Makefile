@@ -104,6 +104,11 @@ simulate: $(STAMP) ## Rehearse a journey on the running `make run`: make simulat
 	JOURNEYS_TOKEN="$${JOURNEYS_TOKEN:-$$($(BIN)/python -m local_stack.tokens --org "$(ORG)" --roles "$(ROLES)")}" \
 	$(BIN)/python -m journeys_client.simulate "$(JOURNEY)" -n "$(N)" $(SIMULATE_ARGS)
 
+ARGS ?=
+.PHONY: backfill
+backfill: $(STAMP) ## After an upgrade: bring old items into this release's shape (README "Upgrading"): make backfill ARGS="--dry-run all"
+	$(BIN)/python -m tools.backfill $(ARGS)
+
 openapi: $(STAMP) ## Write docs/openapi.json from the resolvers
 	$(BIN)/python -m tools.openapi --output docs/openapi.json
 

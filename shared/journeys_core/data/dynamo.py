@@ -46,12 +46,16 @@ class OnTable:
 
 
 def query_all(
-    params: Mapping[str, Any], on_response: Callable[[dict[str, Any]], None] | None = None
+    params: Mapping[str, Any],
+    on_response: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    operation: str = "query",
 ) -> Iterator[dict[str, Any]]:
-    """Every item a Query matches, page after page (``on_response`` sees each answer)."""
+    """Every item a Query (or, for a one-off admin job, a ``"scan"``) matches, page after
+    page (``on_response`` sees each answer)."""
     request = dict(params)
     while True:
-        response = aws.dynamodb().query(**request)
+        response = getattr(aws.dynamodb(), operation)(**request)
         if on_response is not None:
             on_response(response)
         yield from response.get("Items", [])

@@ -97,7 +97,7 @@ def email_pk(org: str, email: str) -> str:
     return f"ORG#{org}#EMAIL#{normalized_email(email)}"
 
 
-def _search_keys(org: str, patient_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
+def search_keys(org: str, patient_id: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The index keys of the profile fields being written (None removes a key: a cleared
     name or email is no longer found)."""
     keys: dict[str, Any] = {}
@@ -464,7 +464,7 @@ class PatientsRepository:
         for name, value in given.items():  # a None removes the field
             stored_name = "metadata_json" if name == "metadata" else name
             to_set[stored_name] = dump_json(value) if name == "metadata" and value else value
-        to_set.update(_search_keys(org, patient_id, given))
+        to_set.update(search_keys(org, patient_id, given))
         to_item(to_set)  # PayloadTooLarge naming the field, before DynamoDB would refuse it
         expression = UpdateExpression().set(to_set).set_if_missing("created_at", timestamp)
         with throttling_as_unavailable(f"patient {patient_id!r}"):
