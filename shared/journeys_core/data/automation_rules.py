@@ -15,7 +15,7 @@ from typing import Any
 
 from journeys_core.data.codec import dump_json, from_item, to_item
 from journeys_core.data.definitions import org_pk
-from journeys_core.data.dynamo import OnTable, query_all, query_page, refused_as
+from journeys_core.data.dynamo import OnTable, in_partition, query_all, records_page, refused_as
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.errors import AlreadyExists, Conflict, NotFound
 from journeys_core.models.automation import AutomationRule
@@ -105,15 +105,8 @@ class RulesRepository(OnTable):
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": RULE_PREFIX}},
         }
-        with throttling_as_unavailable("rules"):
-            page, next_cursor = query_page(
-                params,
-                limit=limit,
-                cursor=cursor,
-                key_attrs=LIST_KEY_ATTRS,
-                owns=lambda key: key["pk"] == pk,
-            )
-        return [rule_from_item(item) for item in page], next_cursor
+        owns = in_partition("pk", pk)
+        return records_page(params, rule_from_item, "rules", LIST_KEY_ATTRS, owns, limit, cursor)
 
     def active_for_trigger(self, org: str, trigger_event: str) -> list[AutomationRule]:
         """The organization's active rules for one trigger, in priority order (one Query

@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from journeys_core.data import aws
 from journeys_core.data.codec import decode_cursor, encode_cursor, error_code, to_attr
+from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.errors import ServiceUnavailable
 
 BATCH_WRITE_SIZE = 25
@@ -19,6 +20,7 @@ BATCH_GET_SIZE = 100
 BATCH_BUDGET_SECONDS = 20.0
 
 Owns = Callable[[dict[str, str]], bool]
+T = TypeVar("T")
 
 
 @contextmanager
@@ -97,6 +99,29 @@ def query_page(
         if not last_key:
             return found, None
         request["ExclusiveStartKey"] = last_key
+
+
+def in_partition(attribute: str, value: str) -> Owns:
+    """A cursor check: the key is in partition ``value`` of ``attribute``."""
+    return lambda key: key[attribute] == value
+
+
+def records_page(
+    params: Mapping[str, Any],
+    to_record: Callable[[dict[str, Any]], T],
+    what: str,
+    key_attrs: set[str],
+    owns: Owns,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[T], str | None]:
+    """:func:`query_page` as records (``to_record`` of each item); a throttled read is
+    ServiceUnavailable naming ``what``."""
+    with throttling_as_unavailable(what):
+        page, next_cursor = query_page(
+            params, limit=limit, cursor=cursor, key_attrs=key_attrs, owns=owns
+        )
+    return [to_record(item) for item in page], next_cursor
 
 
 def batch_write(

@@ -18,7 +18,7 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data.codec import from_item, to_attr
-from journeys_core.data.dynamo import query_all, query_page
+from journeys_core.data.dynamo import in_partition, query_all, records_page
 from journeys_core.data.throttling import throttling_as_unavailable
 from journeys_core.models.patient import JourneyLogEntry
 
@@ -95,15 +95,10 @@ class JourneyLogRepository:
                 if episode == 1
                 else "episode = :episode"
             )
-        with throttling_as_unavailable("journey history"):
-            page, next_cursor = query_page(
-                params,
-                limit=limit,
-                cursor=cursor,
-                key_attrs=HISTORY_KEY_ATTRS,
-                owns=lambda key: key["pk"] == pk,
-            )
-        return [entry_from_item(item) for item in page], next_cursor
+        owns = in_partition("pk", pk)
+        return records_page(
+            params, entry_from_item, "journey history", HISTORY_KEY_ATTRS, owns, limit, cursor
+        )
 
     def all_entries(self, org: str, patient_id: str, journey_key: str) -> list[JourneyLogEntry]:
         """Every entry of a patient's log in a journey, oldest first (strongly consistent:

@@ -39,7 +39,7 @@ from journeys_core.data.codec import (
     to_item,
 )
 from journeys_core.data.definitions import current_sk, org_pk
-from journeys_core.data.dynamo import UpdateExpression, query_all, query_page
+from journeys_core.data.dynamo import UpdateExpression, query_all, records_page
 from journeys_core.data.journey_log import log_item
 from journeys_core.data.stage_index import (
     merged_page,
@@ -148,7 +148,8 @@ class PatientRecord:
         )
 
 
-def _summary(values: Mapping[str, Any]) -> PatientSummary:
+def _summary_of(item: dict[str, Any]) -> PatientSummary:
+    values = from_item(item)
     return PatientSummary(
         id=values["patient_id"],
         display_name=values.get("display_name"),
@@ -282,11 +283,7 @@ class PatientsRepository:
                 return key["name_pk"] == partition and key["name_sk"].startswith(prefix)
 
         params["TableName"] = self.table
-        with throttling_as_unavailable("patient search"):
-            page, next_cursor = query_page(
-                params, limit=limit, cursor=cursor, key_attrs=key_attrs, owns=owns
-            )
-        return [_summary(from_item(item)) for item in page], next_cursor
+        return records_page(params, _summary_of, "patient search", key_attrs, owns, limit, cursor)
 
     def enrollments_in_stage(
         self,

@@ -32,7 +32,14 @@ from typing import Any
 
 from journeys_core.clock import format_timestamp
 from journeys_core.data.codec import dump_json, error_code, from_item, to_item
-from journeys_core.data.dynamo import OnTable, UpdateExpression, batch_get, batch_write, query_page
+from journeys_core.data.dynamo import (
+    OnTable,
+    UpdateExpression,
+    batch_get,
+    batch_write,
+    in_partition,
+    records_page,
+)
 from journeys_core.domain.stale_monitor import GATE_CLAIMED, GATE_PUBLISHED, GateClaim
 from journeys_core.models.system_event import SystemEvent, SystemEventStatus
 
@@ -161,20 +168,17 @@ class SystemEventsRepository(OnTable):
         """One page of the events about a patient, newest first, with what the service did
         with each (rule results, emails sent, skipped or failed): one Query on ByPatient."""
         partition = patient_events_pk(org, patient_id)
-        page, next_cursor = query_page(
-            {
-                "TableName": self.table,
-                "IndexName": "ByPatient",
-                "KeyConditionExpression": "patient_pk = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": partition}},
-                "ScanIndexForward": False,
-            },
-            limit=limit,
-            cursor=cursor,
-            key_attrs=PATIENT_KEY_ATTRS,
-            owns=lambda key: key["patient_pk"] == partition,
+        params = {
+            "TableName": self.table,
+            "IndexName": "ByPatient",
+            "KeyConditionExpression": "patient_pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+            "ScanIndexForward": False,
+        }
+        owns = in_partition("patient_pk", partition)
+        return records_page(
+            params, event_from_item, "patient events", PATIENT_KEY_ATTRS, owns, limit, cursor
         )
-        return [event_from_item(item) for item in page], next_cursor
 
     def mark_failed(self, org: str, event_ids: Sequence[str], reason: str) -> None:
         """Timeouts recorded but refused by the bus: their gates stay ``claimed`` and the
