@@ -266,7 +266,7 @@ def _published_gates() -> int:
     every DynamoDB request holds)."""
     from moto.dynamodb.models import dynamodb_backends
 
-    from local_stack.moto_patches import DYNAMODB_LOCK
+    from aws_sim.moto_patches import DYNAMODB_LOCK
     from local_stack.template import ACCOUNT_ID, REGION
 
     table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(os.environ["SYSTEM_EVENTS_TABLE_NAME"])
