@@ -43,7 +43,14 @@ BoundedDate = Annotated[date, AfterValidator(_within_years)]
 BoundedDatetime = Annotated[datetime, AfterValidator(_within_years)]
 
 
-class Strict(BaseModel):
+class Model(BaseModel):
+    """The service's models: each builds its validator when first used, not at import, so a
+    function's cold start pays only for the models its request touches."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Model):
     """A request body: unknown fields are an error, not ignored."""
 
     model_config = ConfigDict(extra="forbid")

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -17,7 +16,7 @@ from pydantic import (
 
 from journeys_core.domain.dependencies import find_dependency_problems
 from journeys_core.domain.timeline import events_per_entity_bound
-from journeys_core.models.common import Page, Strict, Unique
+from journeys_core.models.common import Model, Page, Strict, Unique
 
 # ASCII letters, digits, '-', '_', '.' only: names travel in URLs and DynamoDB keys.
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
@@ -77,7 +76,7 @@ class Repeat(Strict):
     max_occurrences: Annotated[int, Field(ge=1, le=10000)] | None = None
 
 
-class JourneyEvent(BaseModel):
+class JourneyEvent(Model):
     # Specs are recipes shared with other tools: unknown keys on an event are kept as given.
     model_config = ConfigDict(extra="allow")
 
@@ -121,7 +120,7 @@ class StaleRule(Strict):
     ) = None
 
 
-class JourneySpec(BaseModel):
+class JourneySpec(Model):
     """A journey specification. ``events`` or ``stages`` must be present."""
 
     model_config = ConfigDict(extra="allow")
@@ -229,7 +228,7 @@ class JourneyUpdate(Strict):
     bump_version: bool = True
 
 
-class JourneySummary(BaseModel):
+class JourneySummary(Model):
     id: str
     name: str
     description: str
@@ -254,16 +253,16 @@ class JourneyPage(Page[JourneySummary]):
     pass
 
 
-class JourneyVersions(BaseModel):
+class JourneyVersions(Model):
     items: list[JourneyRecord]
 
 
-class ImportResult(BaseModel):
+class ImportResult(Model):
     imported: int
     names: list[str] = []
 
 
-class JourneyTemplate(BaseModel):
+class JourneyTemplate(Model):
     """The stage-machine view of a definition (the Kura ``JourneyTemplate``)."""
 
     id: str
@@ -277,5 +276,5 @@ class JourneyTemplate(BaseModel):
     version: int
 
 
-class JourneyTemplateList(BaseModel):
+class JourneyTemplateList(Model):
     items: list[JourneyTemplate]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from journeys_core.models.common import Strict
+from journeys_core.models.common import Model, Strict
 from journeys_core.models.journey import StageName
 from journeys_core.models.patient import Reason
 
@@ -28,7 +28,7 @@ class MigrationRequest(Strict):
     reason: Reason | None = None
 
 
-class MigrationPreview(BaseModel):
+class MigrationPreview(Model):
     """What a migration would do, counted without writing."""
 
     dry_run: Literal[True] = True
@@ -37,7 +37,7 @@ class MigrationPreview(BaseModel):
     unmapped: dict[str, int]
 
 
-class MigrationStatus(BaseModel):
+class MigrationStatus(Model):
     id: str
     journey_key: str
     from_version: int | None

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from journeys_core.models.analytics import Conversion, StageKind, TimeInStage
 from journeys_core.models.automation import AutomationRuleCreate
-from journeys_core.models.common import Strict
+from journeys_core.models.common import Model, Strict
 from journeys_core.models.journey import JourneySpec
 
 MAX_COHORT = 10_000
@@ -50,7 +50,7 @@ class SimulationRequest(Strict):
         return self
 
 
-class SimulatedStage(BaseModel):
+class SimulatedStage(Model):
     """A stage as the analytics report it, for the simulated period."""
 
     stage: str
@@ -61,7 +61,7 @@ class SimulatedStage(BaseModel):
     conversions: list[Conversion]
 
 
-class Refusal(BaseModel):
+class Refusal(Model):
     """Moves the journey's rules refused: ``from_stage`` null for an enrollment."""
 
     from_stage: str | None
@@ -70,18 +70,18 @@ class Refusal(BaseModel):
     count: int
 
 
-class Timeouts(BaseModel):
+class Timeouts(Model):
     per_day: list[int]
     by_rule: dict[str, int] = Field(description="'STAGE>max_hoursh:action' -> timeouts")
     total: int
 
 
-class Emails(BaseModel):
+class Emails(Model):
     per_day: list[int]
     total: int
 
 
-class RuleOutcome(BaseModel):
+class RuleOutcome(Model):
     """What one rule did: ``id`` for a stored rule, ``index`` for a draft one."""
 
     id: str | None = None
@@ -93,7 +93,7 @@ class RuleOutcome(BaseModel):
     emails: int
 
 
-class Change(BaseModel):
+class Change(Model):
     """A figure in this run, in the compared run, and this run's minus the compared one."""
 
     run: int | float | None
@@ -101,13 +101,13 @@ class Change(BaseModel):
     change: int | float | None
 
 
-class StageDiff(BaseModel):
+class StageDiff(Model):
     entries: Change
     final: Change
     median_hours: Change
 
 
-class CohortOutcome(BaseModel):
+class CohortOutcome(Model):
     """What happened to the cohort."""
 
     enrolled: int = Field(description="patients who arrived within the simulated days")
