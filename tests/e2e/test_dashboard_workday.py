@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from journeys_core.data.journey_analytics import stage_rollup_pk
+from journeys_core.domain.journey_rollups import STANDING_PREFIX, day_slot
 from local_stack.template import DEFAULT_PREFIX
 from local_stack.tokens import make_token
 from tests.e2e.conftest import REPO_ROOT, LocalStack, eventually
@@ -90,11 +92,11 @@ class Clinic:
             dynamodb.update_item(
                 TableName=f"{DEFAULT_PREFIX}-JourneyRollupsTable",
                 Key={
-                    "pk": {"S": f"ORG#{self.org}#J#{KEY}#S#{stage}"},
-                    "sk": {"S": f"DAY#{moment.date().isoformat()}"},
+                    "pk": {"S": stage_rollup_pk(self.org, KEY, stage)},
+                    "sk": {"S": day_slot(moment.date())},
                 },
                 UpdateExpression="ADD #standing :n",
-                ExpressionAttributeNames={"#standing": f"standing#{moment.hour:02d}"},
+                ExpressionAttributeNames={"#standing": f"{STANDING_PREFIX}{moment.hour:02d}"},
                 ExpressionAttributeValues={":n": {"N": amount}},
             )
 
